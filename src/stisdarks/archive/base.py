@@ -1,0 +1,165 @@
+"""The archive interface: what every archive (``local``, ``mast``) answers.
+
+An archive finds a science observation and its products, lists STIS CCD darks in a
+time window, knows the CCD anneal periods it can see, and downloads products to a
+path. Filtering darks by gain/amplifier/binning is *not* an archive's job: it is
+done once, for every archive, by :mod:`stisdarks.selection`.
+
+Times are UTC Modified Julian Dates (float) throughout the library; JSON artifacts
+carry ISO strings next to them.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "SCIENCE_KINDS",
+    "Product",
+    "ScienceObservation",
+    "DarkExposure",
+    "AnnealPeriod",
+    "Archive",
+]
+
+#: Products of a science observation the workflow fetches, by file-name suffix.
+SCIENCE_KINDS: tuple[str, ...] = ("raw", "wav", "flt", "crj", "sx1")
+
+
+@dataclass(frozen=True)
+class Product:
+    """One downloadable file.
+
+    Attributes
+    ----------
+    obs_id : str
+        Lower-case rootname, e.g. ``"oeik1s030"``.
+    kind : str
+        Lower-case file suffix without extension: ``raw``, ``wav``, ``flt``, ``crj``, ``sx1``.
+    filename : str
+        ``f"{obs_id}_{kind}.fits"``.
+    uri : str
+        Archive-specific locator (a path for ``local``, a MAST ``dataURI`` for ``mast``).
+    size : int or None
+        Size in bytes as the archive lists it, used to check downloads.
+    """
+
+    obs_id: str
+    kind: str
+    filename: str
+    uri: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class ScienceObservation:
+    """A science observation as the archive describes it (before download).
+
+    ``detector`` is ``"CCD"``, ``"FUV-MAMA"`` or ``"NUV-MAMA"`` (``None`` if the
+    archive metadata does not say; the workflow then reads it from the header).
+    """
+
+    obs_id: str
+    instrument: str
+    detector: str | None
+    start_mjd: float
+    end_mjd: float
+    exptime: float
+    target: str
+    products: dict[str, Product] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DarkExposure:
+    """One dark exposure and its ``_flt`` product.
+
+    Keyword attributes are ``None`` when the archive metadata lacks them (MAST does
+    not list CCDAMP, for example); :mod:`stisdarks.selection` then reads them from the
+    downloaded header.
+    """
+
+    rootname: str
+    start_mjd: float
+    end_mjd: float
+    exptime: float
+    product: Product
+    ccdgain: int | None = None
+    ccdamp: str | None = None
+    binaxis1: int | None = None
+    binaxis2: int | None = None
+    proposid: int | None = None
+
+    def to_row(self) -> dict:
+        """Flat dict for CSV output (product fields prefixed)."""
+        row = asdict(self)
+        prod = row.pop("product")
+        row.update({f"product_{k}": v for k, v in prod.items()})
+        return row
+
+
+@dataclass(frozen=True)
+class AnnealPeriod:
+    """A CCD anneal period: hot pixels grow from ``start_mjd`` until the anneal at ``end_mjd``."""
+
+    start_mjd: float
+    end_mjd: float
+    source: str
+
+    def contains(self, mjd: float) -> bool:
+        return self.start_mjd <= mjd < self.end_mjd
+
+    @property
+    def label(self) -> str:
+        """Directory-safe name, e.g. ``2021-04-07T023541`` (UTC start)."""
+        from astropy.time import Time
+
+        return Time(self.start_mjd, format="mjd", scale="utc").strftime("%Y-%m-%dT%H%M%S")
+
+
+class Archive(abc.ABC):
+    """Abstract archive. Implementations: :class:`stisdarks.archive.local.LocalArchive`,
+    :class:`stisdarks.archive.mast.MastArchive`."""
+
+    #: short name used in config (``archive.kind``)
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def find_science(self, obs_id: str) -> ScienceObservation:
+        """Find a science observation and its products.
+
+        Raises :class:`stisdarks.errors.ArchiveError` for an unknown obs id, and for a
+        non-STIS or non-CCD observation when the metadata says so.
+        """
+
+    @abc.abstractmethod
+    def list_darks(
+        self,
+        start_mjd: float,
+        end_mjd: float,
+        exptime: float = 1100.0,
+        exptime_tolerance: float = 1.0,
+    ) -> list[DarkExposure]:
+        """List STIS CCD dark ``_flt`` exposures starting in ``[start_mjd, end_mjd)``
+        with ``|EXPTIME - exptime| <= exptime_tolerance``, sorted by start time."""
+
+    @abc.abstractmethod
+    def anneal_periods(self) -> list[AnnealPeriod]:
+        """Anneal periods this archive can establish (may be empty)."""
+
+    @abc.abstractmethod
+    def download(self, product: Product, dest: str | os.PathLike) -> Path:
+        """Fetch ``product`` to ``dest`` atomically, verify it, and return ``dest``.
+
+        A valid file already at ``dest`` is kept (not fetched again). The downloaded
+        file is never modified afterwards by anyone.
+        """
+
+    def download_many(
+        self, products: list[Product], dest_dir: str | os.PathLike, max_workers: int = 4
+    ) -> list[Path]:
+        """Download several products into ``dest_dir`` (default: one after another)."""
+        dest_dir = Path(dest_dir)
+        return [self.download(p, dest_dir / p.filename) for p in products]

@@ -1,0 +1,122 @@
+"""Small FITS helpers shared by every module: atomic writes, constant arrays, checks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from stisdarks.errors import InputFileError
+
+__all__ = [
+    "atomic_path",
+    "write_hdul_atomic",
+    "ext_data",
+    "verify_fits",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The temporary file lives in the same directory (so the rename is atomic) and is
+    removed if the block raises. A killed process leaves at most a ``.tmp-*`` file,
+    never a file that looks finished.
+
+    Parameters
+    ----------
+    path : path-like
+        Final destination.
+    suffix : str, optional
+        Suffix of the temporary name (default: the destination's own suffix, so that
+        tools that look at extensions, e.g. ``.fits``, still recognise it).
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".tmp-{dest.stem}-", suffix=suffix if suffix is not None else dest.suffix,
+        dir=dest.parent,
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_hdul_atomic(hdul: fits.HDUList, path: str | os.PathLike) -> Path:
+    """Write ``hdul`` to ``path`` atomically (temporary name, then rename)."""
+    with atomic_path(path) as tmp:
+        hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
+    return Path(path)
+
+
+def ext_data(hdu: fits.ImageHDU | fits.PrimaryHDU, dtype: type | np.dtype | None = None) -> np.ndarray:
+    """Return an image extension's data, expanding a header-only constant array.
+
+    calstis writes constant ERR or DQ arrays with ``NAXIS = 0`` and the value in
+    ``PIXVALUE`` (shape in ``NPIX1``/``NPIX2``); astropy then returns ``None``.
+
+    Parameters
+    ----------
+    hdu : astropy HDU
+        An image HDU (SCI, ERR or DQ).
+    dtype : dtype, optional
+        Cast the result to this type.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    data = hdu.data
+    if data is None:
+        hdr = hdu.header
+        if "PIXVALUE" not in hdr or "NPIX1" not in hdr:
+            raise InputFileError(
+                f"extension {hdr.get('EXTNAME', '?')},{hdr.get('EXTVER', '?')} has no data and no "
+                "PIXVALUE/NPIX1/NPIX2; the file is truncated or not a STIS product — re-download it"
+            )
+        shape = (int(hdr.get("NPIX2", 1)), int(hdr["NPIX1"]))
+        fill_dtype = dtype or (np.int16 if hdr.get("EXTNAME", "").upper() == "DQ" else np.float32)
+        return np.full(shape, hdr["PIXVALUE"], dtype=fill_dtype)
+    return np.asarray(data, dtype=dtype) if dtype is not None else np.asarray(data)
+
+
+def verify_fits(path: str | os.PathLike, expected_size: int | None = None) -> None:
+    """Check that ``path`` is a complete, readable FITS file.
+
+    Raises
+    ------
+    InputFileError
+        With a one-line message saying what is wrong (missing, wrong size, truncated,
+        not FITS) and that the file should be fetched again.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"{p} does not exist; run the download step again")
+    size = p.stat().st_size
+    if expected_size is not None and expected_size > 0 and size != expected_size:
+        raise InputFileError(
+            f"{p} has {size} bytes but the archive lists {expected_size}; delete it and download again"
+        )
+    if size == 0 or size % 2880 != 0:
+        raise InputFileError(
+            f"{p} is truncated ({size} bytes is not a multiple of the 2880-byte FITS block); "
+            "delete it and download again"
+        )
+    try:
+        with fits.open(p, memmap=False) as hdul:
+            hdul.verify("exception")
+            for hdu in hdul:
+                _ = hdu.data  # forces a read of every data unit
+    except Exception as exc:  # astropy raises many types here
+        raise InputFileError(f"{p} is not a valid FITS file ({exc}); delete it and download again") from exc

@@ -1,0 +1,44 @@
+# Custom STIS CCD weekly darks: science observation -> basedark -> weekdark ->
+# recalibrated spectrum -> comparison figures. See README.md and config/README.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+report: "report/workflow.rst"
+
+
+wildcard_constraints:
+    obs=r"o[a-z0-9]{8}",
+    root=r"o[a-z0-9]{8}",
+    period=r"\d{4}-\d{2}-\d{2}T\d{6}_gain\d+_amp[A-D]_bin[124]x[124]",
+    kind=r"raw|wav|flt|crj|sx1",
+
+
+include: "rules/common.smk"
+include: "rules/archive.smk"
+include: "rules/science.smk"
+include: "rules/darks.smk"
+include: "rules/superdarks.smk"
+include: "rules/recalibrate.smk"
+include: "rules/figures.smk"
+
+
+localrules:
+    all,
+    demo_archive,
+    download_science,
+    download_dark,
+    references,
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

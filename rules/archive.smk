@@ -1,0 +1,70 @@
+# Downloads: the synthetic demo archive, science products, darks, reference files.
+
+
+rule demo_archive:
+    output:
+        os.path.join(config["archive"]["root"], "index.csv"),
+    log:
+        "logs/demo_archive.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        size=config["archive"]["demo"]["size"],
+        n_darks=config["archive"]["demo"]["n_darks"],
+        seed=config["archive"]["demo"]["seed"],
+    script:
+        "../scripts/demo_archive.py"
+
+
+rule download_science:
+    input:
+        archive_ready,
+    output:
+        **{k: f"resources/archive/{{obs}}/{{obs}}_{k}.fits" for k in SCIENCE_KINDS},
+    log:
+        "logs/{obs}/download_science.log",
+    retries: 2
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/download_science.py"
+
+
+rule download_dark:
+    input:
+        archive_ready,
+        darks=dark_list_of,
+    output:
+        "resources/archive/darks/{root}_flt.fits",
+    log:
+        "logs/darks/{root}.log",
+    retries: 2
+    conda:
+        "../envs/stisdarks.yaml"
+    resources:
+        archive_connections=1,
+    params:
+        product=dark_product,
+    script:
+        "../scripts/download_dark.py"
+
+
+rule references:
+    input:
+        archive_ready,
+        raw="resources/archive/{obs}/{obs}_raw.fits",
+        flt="resources/archive/{obs}/{obs}_flt.fits",
+    output:
+        "results/{obs}/references.json",
+    log:
+        "logs/{obs}/references.log",
+    retries: 2
+    conda:
+        "../envs/stisdarks.yaml"
+    params:
+        crds=config["crds"],
+    script:
+        "../scripts/references.py"

@@ -1,0 +1,134 @@
+# Input functions (and the small lookups they share). No rules here.
+import json
+import os
+
+from stisdarks import stages
+
+from stisdarks.archive import SCIENCE_KINDS
+from stisdarks.science import check_obs_id
+from stisdarks.selection import read_dark_table
+
+FIGURES = [
+    "basedark",
+    "weekdark",
+    "weekdark_over_pipeline",
+    "crj_comparison",
+    "spectrum",
+]
+
+
+def targets():
+    """Lower-case obs ids of the config's targets."""
+    return [check_obs_id(t["obs_id"]) for t in config["targets"]]
+
+
+def all_outputs():
+    """Every final artifact of every target."""
+    out = []
+    for obs in targets():
+        out.append(f"results/{obs}/summary.json")
+        out += [f"results/{obs}/figures/{name}.png" for name in FIGURES]
+    return out
+
+
+def archive_ready(wildcards=None):
+    """The generated demo archive, when the config asks for one (ancient: never a reason to refetch)."""
+    acfg = config["archive"]
+    if acfg["kind"] == "local" and acfg["demo"]["generate"]:
+        return ancient(os.path.join(acfg["root"], "index.csv"))
+    return []
+
+
+def science_products(wildcards):
+    """The downloaded science products of ``{obs}``, by kind."""
+    return {
+        k: f"resources/archive/{wildcards.obs}/{wildcards.obs}_{k}.fits"
+        for k in SCIENCE_KINDS
+    }
+
+
+def period_of(obs):
+    """``period.json`` of a target (a checkpoint: evaluated once it exists)."""
+    path = checkpoints.anneal_period.get(obs=obs).output[0]
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def period_dir(wildcards):
+    return f"results/periods/{period_of(wildcards.obs)['key']}"
+
+
+def period_inputs(wildcards):
+    """period.json and science.json of the first target whose period is ``{period}``."""
+    for obs in targets():
+        if period_of(obs)["key"] == wildcards.period:
+            return {
+                "period": f"results/{obs}/period.json",
+                "science": f"results/{obs}/science.json",
+            }
+    raise ValueError(f"no target of the config lies in period {wildcards.period}")
+
+
+def period_dark_rows(period):
+    return read_dark_table(checkpoints.period_darks.get(period=period).output[0])
+
+
+def period_dark_files(wildcards):
+    """Every candidate dark of ``{period}``, downloaded."""
+    return [
+        f"resources/archive/darks/{d.product.filename}"
+        for d in period_dark_rows(wildcards.period)
+    ]
+
+
+def dark_listing(wildcards):
+    """The dark-list row of ``{root}`` and the darks.csv it comes from."""
+    for obs in targets():
+        period = period_of(obs)["key"]
+        for dark in period_dark_rows(period):
+            if dark.rootname.lower() == wildcards.root:
+                return f"results/periods/{period}/darks.csv", dark
+    raise ValueError(
+        f"dark {wildcards.root} is in no dark list of the config's targets"
+    )
+
+
+def dark_list_of(wildcards):
+    return ancient(dark_listing(wildcards)[0])
+
+
+def dark_product(wildcards):
+    product = dark_listing(wildcards)[1].product
+    return {
+        "obs_id": product.obs_id,
+        "kind": product.kind,
+        "filename": product.filename,
+        "uri": product.uri,
+        "size": product.size,
+    }
+
+
+def basedark_of(wildcards):
+    return f"{period_dir(wildcards)}/basedark.fits"
+
+
+def darks_used_of(wildcards):
+    return f"{period_dir(wildcards)}/darks_used.csv"
+
+
+def week_dark_files(wildcards):
+    """The downloaded darks of the target's week (after the week.csv checkpoint)."""
+    week_csv = checkpoints.week_darks.get(obs=wildcards.obs).output[0]
+    return [
+        f"resources/archive/darks/{d.product.filename}"
+        for d in read_dark_table(week_csv)
+    ]
+
+
+def target_setting(name):
+    """A per-target setting (target override over the global value), as a params function."""
+
+    def get(wildcards):
+        return stages.target_settings(config, wildcards.obs)[name]
+
+    return get

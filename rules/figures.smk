@@ -1,0 +1,127 @@
+# Comparison figures (one PNG each, captioned in the report) and summary.json.
+
+
+rule figure_basedark:
+    input:
+        dark=basedark_of,
+    output:
+        report(
+            "results/{obs}/figures/basedark.png",
+            caption="../report/basedark.rst",
+            category="{obs}",
+            subcategory="Darks",
+        ),
+    log:
+        "logs/{obs}/figure_basedark.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_weekdark:
+    input:
+        dark="results/{obs}/weekdark.fits",
+    output:
+        report(
+            "results/{obs}/figures/weekdark.png",
+            caption="../report/weekdark.rst",
+            category="{obs}",
+            subcategory="Darks",
+        ),
+    log:
+        "logs/{obs}/figure_weekdark.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_ratio:
+    input:
+        weekdark="results/{obs}/weekdark.fits",
+        references="results/{obs}/references.json",
+    output:
+        report(
+            "results/{obs}/figures/weekdark_over_pipeline.png",
+            caption="../report/ratio.rst",
+            category="{obs}",
+            subcategory="Darks",
+        ),
+    log:
+        "logs/{obs}/figure_ratio.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_crj:
+    input:
+        pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
+        recal_crj="results/{obs}/recal/{obs}_crj.fits",
+        sx1="resources/archive/{obs}/{obs}_sx1.fits",
+    output:
+        report(
+            "results/{obs}/figures/crj_comparison.png",
+            caption="../report/crj.rst",
+            category="{obs}",
+            subcategory="Science",
+        ),
+    log:
+        "logs/{obs}/figure_crj.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_spectrum:
+    input:
+        pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
+        recal_sx1="results/{obs}/recal/{obs}_sx1.fits",
+    output:
+        report(
+            "results/{obs}/figures/spectrum.png",
+            caption="../report/spectrum.rst",
+            category="{obs}",
+            subcategory="Science",
+        ),
+    log:
+        "logs/{obs}/figure_spectrum.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule summary:
+    input:
+        science="results/{obs}/science.json",
+        period="results/{obs}/period.json",
+        darks_used=darks_used_of,
+        week="results/{obs}/week.csv",
+        basedark=basedark_of,
+        weekdark="results/{obs}/weekdark.fits",
+        references="results/{obs}/references.json",
+        pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
+        recal_crj="results/{obs}/recal/{obs}_crj.fits",
+        pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
+        recal_sx1="results/{obs}/recal/{obs}_sx1.fits",
+    output:
+        report(
+            "results/{obs}/summary.json",
+            caption="../report/summary.rst",
+            category="{obs}",
+            subcategory="Summary",
+        ),
+    log:
+        "logs/{obs}/summary.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    params:
+        threshold=config["hot_pixel_threshold"],
+        engine=config["engine"],
+        calibrator=config["calibrator"],
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,46 @@
+# The monthly basedark (shared by every target of the period) and each target's weekdark.
+
+
+rule basedark:
+    input:
+        unpack(period_inputs),
+        darks="results/periods/{period}/darks.csv",
+        files=period_dark_files,
+    output:
+        fits="results/periods/{period}/basedark.fits",
+        used="results/periods/{period}/darks_used.csv",
+    log:
+        "logs/periods/{period}/basedark.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        engine=config["engine"],
+        crreject=config["crreject"],
+    script:
+        "../scripts/basedark.py"
+
+
+rule weekdark:
+    input:
+        week="results/{obs}/week.csv",
+        basedark=basedark_of,
+        files=week_dark_files,
+    output:
+        "results/{obs}/weekdark.fits",
+    log:
+        "logs/{obs}/weekdark.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=20,
+    params:
+        engine=config["engine"],
+        crreject=config["crreject"],
+    script:
+        "../scripts/weekdark.py"

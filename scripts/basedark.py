@@ -1,0 +1,18 @@
+"""Build the period's basedark (rule basedark)."""
+
+from stisdarks import stages
+from stisdarks.runner import run_stage
+
+i = snakemake.input
+run_stage(
+    snakemake,
+    stages.basedark,
+    darks_csv=i.darks,
+    dark_files=list(i.files),
+    period_json=i.period,
+    science_json=i.science,
+    output=snakemake.output.fits,
+    used_csv=snakemake.output.used,
+    engine=snakemake.params.engine,
+    crreject=dict(snakemake.params.crreject),
+)

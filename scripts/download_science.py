@@ -1,0 +1,11 @@
+"""Download the science products of one observation (rule download_science)."""
+
+from stisdarks import stages
+from stisdarks.runner import run_stage
+
+run_stage(
+    snakemake,
+    lambda **kw: stages.download_science(stages.archive_from_config(snakemake.config), **kw),
+    obs_id=snakemake.wildcards.obs,
+    outputs=dict(snakemake.output.items()),
+)

@@ -1,0 +1,14 @@
+"""List the candidate darks of an anneal period (checkpoint period_darks)."""
+
+from stisdarks import stages
+from stisdarks.runner import run_stage
+
+run_stage(
+    snakemake,
+    lambda **kw: stages.period_darks(stages.archive_from_config(snakemake.config), **kw),
+    period_json=snakemake.input.period,
+    science_json=snakemake.input.science,
+    output=snakemake.output[0],
+    exptime=snakemake.params.exptime,
+    exptime_tolerance=snakemake.params.exptime_tolerance,
+)

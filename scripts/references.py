@@ -1,0 +1,16 @@
+"""Sync reference files with CRDS and fetch the pipeline dark (rule references)."""
+
+from stisdarks import stages
+from stisdarks.runner import run_stage
+
+crds = snakemake.params.crds
+run_stage(
+    snakemake,
+    lambda **kw: stages.references(archive=stages.archive_from_config(snakemake.config), **kw),
+    raw=snakemake.input.raw,
+    flt=snakemake.input.flt,
+    output=snakemake.output[0],
+    crds_path=crds["path"],
+    crds_mode=crds["mode"],
+    crds_server=crds["server"],
+)

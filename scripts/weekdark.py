@@ -1,0 +1,14 @@
+"""Build the target's weekdark (rule weekdark)."""
+
+from stisdarks import stages
+from stisdarks.runner import run_stage
+
+run_stage(
+    snakemake,
+    stages.weekdark,
+    week_files=list(snakemake.input.files),
+    basedark_fits=snakemake.input.basedark,
+    output=snakemake.output[0],
+    engine=snakemake.params.engine,
+    crreject=dict(snakemake.params.crreject),
+)

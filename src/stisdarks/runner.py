@@ -1,0 +1,62 @@
+"""Glue between a Snakemake ``script:`` job and a library stage.
+
+Each script in ``scripts/`` is a thin adapter: it unpacks the ``snakemake`` object and
+hands one stage function to :func:`run_stage`, which routes log records to the rule's
+``log:`` file (and stderr), and turns a :class:`~stisdarks.errors.StisDarksError` into
+one clear line and a non-zero exit instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stisdarks.errors import StisDarksError
+
+__all__ = ["configure_logging", "run_stage"]
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> None:
+    """Send ``stisdarks`` log records to ``log_file`` (if given) and to stderr."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(stream)
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file, mode="w")
+        fh.setFormatter(logging.Formatter(_FORMAT))
+        root.addHandler(fh)
+    for noisy in ("matplotlib", "urllib3", "PIL", "astroquery", "CRDS"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_stage(snakemake: Any, stage: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run ``stage(**kwargs)`` inside a Snakemake job.
+
+    Parameters
+    ----------
+    snakemake : snakemake.script.Snakemake
+        The object Snakemake injects into a ``script:``.
+    stage : callable
+        A function of :mod:`stisdarks.stages`.
+    **kwargs
+        Its arguments.
+    """
+    log_file = snakemake.log[0] if len(snakemake.log) else None
+    configure_logging(log_file)
+    log = logging.getLogger(f"stisdarks.rule.{snakemake.rule}")
+    try:
+        return stage(**kwargs)
+    except StisDarksError as exc:
+        log.error("%s", exc)
+        print(f"stisdarks: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)

@@ -1,0 +1,163 @@
+"""Facts about the science observation, read from its downloaded products.
+
+``results/{obs}/science.json`` is what every later stage needs to know about the
+observation: when it was taken, the CCD mode the darks must match (gain, amplifier,
+binning), the noise parameters and which pipeline dark calibrated it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from astropy.io import fits
+from astropy.time import Time
+
+from stisdarks.errors import InputFileError, StisDarksError
+from stisdarks.fitsio import atomic_path
+
+__all__ = ["OBS_ID_PATTERN", "check_obs_id", "science_facts", "write_json", "read_json"]
+
+log = logging.getLogger(__name__)
+
+#: HST dataset names: 9 characters, STIS ones start with ``o``.
+OBS_ID_PATTERN = re.compile(r"^o[a-z0-9]{8}$")
+
+
+def check_obs_id(obs_id: str) -> str:
+    """Return the lower-cased obs id, or raise a one-line error if it is not a STIS dataset name."""
+    value = str(obs_id).strip().lower()
+    if not OBS_ID_PATTERN.match(value):
+        raise StisDarksError(
+            f"{obs_id!r} is not a STIS dataset name (9 characters starting with 'o', e.g. 'oeik1s030'); "
+            "fix the obs_id in the config"
+        )
+    return value
+
+
+def _first_sci_header(hdul: fits.HDUList) -> fits.Header:
+    for hdu in hdul[1:]:
+        if hdu.header.get("EXTNAME", "").upper() == "SCI":
+            return hdu.header
+    raise InputFileError(f"{hdul.filename()} has no SCI extension; it is not a STIS image product")
+
+
+def science_facts(raw: os.PathLike, flt: os.PathLike, crj: os.PathLike) -> dict[str, Any]:
+    """Collect what later stages need from the science products.
+
+    Parameters
+    ----------
+    raw, flt, crj : path-like
+        The downloaded ``_raw``, ``_flt`` and ``_crj`` files (read only).
+
+    Returns
+    -------
+    dict
+        JSON-ready facts: ``obs_id``, ``instrument``, ``detector``, ``obstype``,
+        ``opt_elem``, ``aperture``, ``targname``, ``start_mjd``/``start_iso`` (first
+        exposure start), ``end_mjd``, ``texptime``, ``crsplit``, ``nimsets``, ``ccdgain``,
+        ``ccdamp``, ``ccdoffst``, ``binaxis1``, ``binaxis2``, ``atodgain``, ``readnse``,
+        ``darkfile`` (the pipeline dark that calibrated the ``_flt``/``_crj``),
+        ``biasfile``, ``pfltfile``, ``crrejtab``, ``ccdtab``.
+
+    Raises
+    ------
+    StisDarksError
+        If the observation is not a STIS CCD observation.
+    """
+    with fits.open(raw) as hraw:
+        p = hraw[0].header
+        sci = _first_sci_header(hraw)
+        nimsets = sum(1 for h in hraw[1:] if h.header.get("EXTNAME", "").upper() == "SCI")
+        instrument = str(p.get("INSTRUME", "")).strip()
+        detector = str(p.get("DETECTOR", "")).strip()
+        obs_id = str(p.get("ROOTNAME", Path(raw).name.split("_")[0])).strip().lower()
+        if instrument != "STIS":
+            raise StisDarksError(
+                f"{obs_id} is a {instrument or 'non-STIS'} observation; this workflow builds STIS CCD darks only"
+            )
+        if detector != "CCD":
+            raise StisDarksError(
+                f"{obs_id} uses the STIS {detector or 'unknown'} detector; only STIS CCD observations are "
+                "supported (MAMA detectors have no CCD darks)"
+            )
+        start = float(p.get("TEXPSTRT", sci.get("EXPSTART")))
+        end = float(p.get("TEXPEND", sci.get("EXPEND", start)))
+        facts: dict[str, Any] = {
+            "obs_id": obs_id,
+            "instrument": instrument,
+            "detector": detector,
+            "obstype": str(p.get("OBSTYPE", "")).strip(),
+            "opt_elem": str(p.get("OPT_ELEM", "")).strip(),
+            "aperture": str(p.get("APERTURE", "")).strip(),
+            "targname": str(p.get("TARGNAME", "")).strip(),
+            "start_mjd": start,
+            "start_iso": Time(start, format="mjd", scale="utc").iso,
+            "end_mjd": end,
+            "texptime": float(p.get("TEXPTIME", sci.get("EXPTIME", 0.0))),
+            "crsplit": int(p.get("CRSPLIT", nimsets)),
+            "nimsets": nimsets,
+            "ccdgain": int(p.get("CCDGAIN", 1)),
+            "ccdamp": str(p.get("CCDAMP", "")).strip(),
+            "ccdoffst": int(p.get("CCDOFFST", 3)),
+            "binaxis1": int(p.get("BINAXIS1", 1)),
+            "binaxis2": int(p.get("BINAXIS2", 1)),
+            "ccdtab": str(p.get("CCDTAB", "")).strip(),
+            "crrejtab": str(p.get("CRREJTAB", "")).strip(),
+            "biasfile": str(p.get("BIASFILE", "")).strip(),
+            "pfltfile": str(p.get("PFLTFILE", "")).strip(),
+        }
+    for path in (flt, crj):
+        with fits.open(path) as h:
+            hp = h[0].header
+            facts.setdefault("darkfile", str(hp.get("DARKFILE", "")).strip())
+            facts.setdefault(
+                "atodgain", float(hp.get("ATODGAIN", _first_sci_header(h).get("ATODGAIN", 1.0)))
+            )
+            facts.setdefault(
+                "readnse", float(hp.get("READNSE", _first_sci_header(h).get("READNSE", 0.0)))
+            )
+            if str(hp.get("DARKCORR", "COMPLETE")).strip() != "COMPLETE":
+                raise StisDarksError(
+                    f"{Path(path).name} was not dark-corrected by the pipeline (DARKCORR="
+                    f"{hp.get('DARKCORR')}); download the calibrated products again"
+                )
+    if not facts["darkfile"] or facts["darkfile"].upper() == "N/A":
+        raise StisDarksError(
+            f"{Path(flt).name} names no DARKFILE; the pipeline dark is needed for the comparison — "
+            "use the archive's calibrated _flt"
+        )
+    log.info(
+        "%s: STIS CCD %s %s, start %s, gain %d amp %s bin %dx%d, pipeline dark %s",
+        obs_id,
+        facts["opt_elem"],
+        facts["aperture"],
+        facts["start_iso"],
+        facts["ccdgain"],
+        facts["ccdamp"],
+        facts["binaxis1"],
+        facts["binaxis2"],
+        facts["darkfile"],
+    )
+    return facts
+
+
+def write_json(path: os.PathLike, data: dict[str, Any]) -> Path:
+    """Write ``data`` as indented JSON atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    return Path(path)
+
+
+def read_json(path: os.PathLike) -> dict[str, Any]:
+    """Read a JSON artifact, with a one-line error if it is missing or corrupt."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise InputFileError(f"{path} is missing; rerun the workflow to rebuild it") from exc
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path} is not valid JSON ({exc}); delete it and rerun") from exc

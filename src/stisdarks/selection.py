@@ -1,0 +1,240 @@
+"""Which darks build the basedark and the weekdark.
+
+The archive lists candidate darks of the anneal period (:meth:`Archive.list_darks`);
+this module keeps those whose CCD mode matches the science observation (gain,
+amplifier, binning), first on the archive metadata, then on the downloaded headers
+(MAST does not list CCDAMP), and picks the darks of the observation's week. Every
+dropped dark is logged with its reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from astropy.io import fits
+from astropy.time import Time
+
+from stisdarks.archive.base import AnnealPeriod, DarkExposure, Product
+from stisdarks.errors import ArchiveError, InputFileError, StisDarksError
+from stisdarks.fitsio import atomic_path
+
+__all__ = [
+    "MODE_KEYS",
+    "mode_of",
+    "mode_label",
+    "period_key",
+    "mode_mismatch",
+    "select_by_metadata",
+    "select_by_header",
+    "week_darks",
+    "write_dark_table",
+    "read_dark_table",
+]
+
+log = logging.getLogger(__name__)
+
+#: CCD-mode keywords a dark must share with the science data.
+MODE_KEYS: tuple[str, ...] = ("ccdgain", "ccdamp", "binaxis1", "binaxis2")
+
+
+def mode_of(facts: dict[str, Any]) -> dict[str, Any]:
+    """The CCD mode (gain, amplifier, binning) of a science ``facts`` dict."""
+    return {k: facts[k] for k in MODE_KEYS}
+
+
+def mode_label(mode: dict[str, Any]) -> str:
+    """``gain1_ampD_bin1x1``: the CCD mode as a directory-safe label."""
+    return f"gain{mode['ccdgain']}_amp{mode['ccdamp']}_bin{mode['binaxis1']}x{mode['binaxis2']}"
+
+
+def period_key(period: AnnealPeriod, facts: dict[str, Any]) -> str:
+    """Name of the shared per-period directory: anneal period start plus CCD mode.
+
+    Two targets of the same anneal period and CCD mode share one dark list and one
+    basedark; a target in another mode gets its own.
+    """
+    return f"{period.label}_{mode_label(mode_of(facts))}"
+
+
+def mode_mismatch(values: dict[str, Any], mode: dict[str, Any]) -> str | None:
+    """Describe how ``values`` differs from ``mode`` (``None`` keys are unknown, not wrong)."""
+    diffs = []
+    for key in MODE_KEYS:
+        have = values.get(key)
+        if have is None or have == "":
+            continue
+        want = mode[key]
+        if str(have).strip().upper() != str(want).strip().upper():
+            diffs.append(f"{key.upper()}={have} (science {want})")
+    return ", ".join(diffs) or None
+
+
+def select_by_metadata(
+    darks: Iterable[DarkExposure], period: AnnealPeriod, mode: dict[str, Any]
+) -> tuple[list[DarkExposure], list[tuple[DarkExposure, str]]]:
+    """Keep darks inside ``period`` whose listed mode matches; unknown keys pass for now.
+
+    Returns
+    -------
+    kept, dropped : list, list of (dark, reason)
+    """
+    kept: list[DarkExposure] = []
+    dropped: list[tuple[DarkExposure, str]] = []
+    for dark in darks:
+        if not period.contains(dark.start_mjd):
+            dropped.append((dark, "outside the anneal period"))
+            continue
+        reason = mode_mismatch({k: getattr(dark, k) for k in MODE_KEYS}, mode)
+        if reason:
+            dropped.append((dark, reason))
+        else:
+            kept.append(dark)
+    for dark, reason in dropped:
+        log.info("dropped %s: %s", dark.rootname, reason)
+    return kept, dropped
+
+
+def _header_mode(path: os.PathLike) -> dict[str, Any]:
+    try:
+        hdr = fits.getheader(path, 0)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(
+            f"cannot read {path} ({exc}); delete it and rerun to download it again"
+        ) from exc
+    return {
+        "ccdgain": hdr.get("CCDGAIN"),
+        "ccdamp": hdr.get("CCDAMP"),
+        "binaxis1": hdr.get("BINAXIS1"),
+        "binaxis2": hdr.get("BINAXIS2"),
+        "detector": str(hdr.get("DETECTOR", "")).strip(),
+        "targname": str(hdr.get("TARGNAME", "")).strip(),
+    }
+
+
+def select_by_header(
+    paths: Sequence[os.PathLike], mode: dict[str, Any]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Keep downloaded dark files whose primary header matches ``mode`` exactly."""
+    kept: list[Path] = []
+    dropped: list[tuple[Path, str]] = []
+    for path in map(Path, paths):
+        values = _header_mode(path)
+        if values["detector"] != "CCD":
+            dropped.append((path, f"DETECTOR={values['detector']!r} is not the CCD"))
+            continue
+        if values["targname"] != "DARK":
+            dropped.append((path, f"TARGNAME={values['targname']!r} is not DARK"))
+            continue
+        missing = [k.upper() for k in MODE_KEYS if values[k] in (None, "")]
+        if missing:
+            dropped.append((path, f"header lacks {', '.join(missing)}"))
+            continue
+        reason = mode_mismatch(values, mode)
+        if reason:
+            dropped.append((path, reason))
+        else:
+            kept.append(path)
+    for path, reason in dropped:
+        log.info("dropped %s: %s", path.name, reason)
+    return kept, dropped
+
+
+def week_darks(
+    darks: Sequence[DarkExposure],
+    obs_mjd: float,
+    window: tuple[float, float],
+    min_darks: int = 2,
+) -> list[DarkExposure]:
+    """Darks whose exposure starts inside the week ``window`` (inclusive).
+
+    Raises
+    ------
+    StisDarksError
+        When fewer than ``min_darks`` darks fall in the window.
+    """
+    lo, hi = window
+    chosen = [d for d in darks if lo <= d.start_mjd <= hi]
+    if len(chosen) < min_darks:
+        iso = lambda m: Time(m, format="mjd", scale="utc").iso[:19]  # noqa: E731
+        raise StisDarksError(
+            f"only {len(chosen)} dark(s) between {iso(lo)} and {iso(hi)} around the observation at "
+            f"{iso(obs_mjd)} (min_week_darks={min_darks}); widen week_days or lower min_week_darks in the config"
+        )
+    log.info("%d darks in the week window", len(chosen))
+    return chosen
+
+
+_FIELDS = [f.name for f in fields(DarkExposure) if f.name != "product"]
+_PRODUCT_FIELDS = [f.name for f in fields(Product)]
+
+
+def write_dark_table(
+    path: os.PathLike, darks: Sequence[DarkExposure], extra: dict[str, list] | None = None
+) -> Path:
+    """Write darks as CSV (one row each, product columns prefixed ``product_``), atomically."""
+    columns = _FIELDS + [f"product_{f}" for f in _PRODUCT_FIELDS] + list(extra or {})
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for i, dark in enumerate(darks):
+            row = dark.to_row()
+            for key, values in (extra or {}).items():
+                row[key] = values[i]
+            writer.writerow(row)
+    return Path(path)
+
+
+def _opt(value: str, cast):
+    return None if value in ("", "None") else cast(value)
+
+
+def read_dark_table(path: os.PathLike) -> list[DarkExposure]:
+    """Read a table written by :func:`write_dark_table`."""
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError as exc:
+        raise InputFileError(f"{path} is missing; rerun the workflow to rebuild it") from exc
+    darks = []
+    for row in rows:
+        product = Product(
+            obs_id=row["product_obs_id"],
+            kind=row["product_kind"],
+            filename=row["product_filename"],
+            uri=row["product_uri"],
+            size=_opt(row["product_size"], int),
+        )
+        darks.append(
+            DarkExposure(
+                rootname=row["rootname"],
+                start_mjd=float(row["start_mjd"]),
+                end_mjd=float(row["end_mjd"]),
+                exptime=float(row["exptime"]),
+                product=product,
+                ccdgain=_opt(row["ccdgain"], int),
+                ccdamp=_opt(row["ccdamp"], str),
+                binaxis1=_opt(row["binaxis1"], int),
+                binaxis2=_opt(row["binaxis2"], int),
+                proposid=_opt(row["proposid"], int),
+            )
+        )
+    return darks
+
+
+def require_darks(
+    darks: Sequence[Any], period: AnnealPeriod, mode: dict[str, Any], what: str = "period"
+) -> None:
+    """Raise a one-line error when no dark survived selection."""
+    if len(darks) < 2:
+        iso = lambda m: Time(m, format="mjd", scale="utc").iso[:19]  # noqa: E731
+        raise ArchiveError(
+            f"{len(darks)} long STIS CCD dark(s) with {mode_label(mode)} in the anneal {what} "
+            f"{iso(period.start_mjd)} – {iso(period.end_mjd)}; at least 2 are needed — check the period "
+            "(config 'period') and the dark exposure time (darks.exptime)"
+        )

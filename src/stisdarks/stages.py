@@ -1,0 +1,346 @@
+"""One function per workflow stage.
+
+These are the units the Snakemake rules run (through the thin adapters in
+``scripts/``). Each takes explicit paths and settings, writes its outputs atomically
+and never modifies its inputs, so it can be called and tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from stisdarks.archive import SCIENCE_KINDS, AnnealPeriod, Product, open_archive
+from stisdarks.archive.base import Archive
+from stisdarks.errors import ArchiveError, ConfigError
+from stisdarks.science import check_obs_id, read_json, science_facts, write_json  # noqa: F401 (read_json re-exported for scripts)
+from stisdarks.selection import (
+    mode_label,
+    mode_of,
+    period_key,
+    read_dark_table,
+    require_darks,
+    select_by_header,
+    select_by_metadata,
+    week_darks,
+    write_dark_table,
+)
+
+__all__ = [
+    "archive_from_config",
+    "target_settings",
+    "demo_archive",
+    "download_science",
+    "write_science_facts",
+    "anneal_period",
+    "period_darks",
+    "download_dark",
+    "basedark",
+    "week_list",
+    "weekdark",
+    "references",
+    "recalibrate",
+    "figure",
+    "summary",
+]
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def archive_from_config(config: dict[str, Any]) -> Archive:
+    """Open the archive the workflow config names (``archive.kind``)."""
+    acfg = config.get("archive", {})
+    kind = acfg.get("kind", "mast")
+    if kind == "local":
+        return open_archive("local", root=acfg.get("root", "resources/demo_archive"))
+    options = {k: acfg[k] for k in ("server", "timeout", "retries") if acfg.get(k) is not None}
+    return open_archive("mast", **options)
+
+
+def target_settings(config: dict[str, Any], obs_id: str) -> dict[str, Any]:
+    """Per-target settings: the target's overrides over the global ``darks``/``period`` keys."""
+    obs_id = check_obs_id(obs_id)
+    darks = config.get("darks", {})
+    for target in config.get("targets", []):
+        if check_obs_id(target["obs_id"]) == obs_id:
+            return {
+                "obs_id": obs_id,
+                "week_days": float(target.get("week_days", darks.get("week_days", 3))),
+                "min_week_darks": int(target.get("min_week_darks", darks.get("min_week_darks", 2))),
+                "period": target.get("period", config.get("period")),
+            }
+    raise ConfigError(f"{obs_id} is not one of the config's targets; add it under 'targets'")
+
+
+# ---------------------------------------------------------------- stages
+
+
+def demo_archive(root: os.PathLike, size: int, n_darks: int, seed: int) -> Path:
+    """Generate the synthetic demo archive in ``root`` (skipped if already complete)."""
+    from stisdarks.synthetic import generate_archive
+
+    log.info(
+        "generating synthetic STIS CCD archive in %s (%dx%d, %d darks, seed %d)",
+        root,
+        size,
+        size,
+        n_darks,
+        seed,
+    )
+    return Path(generate_archive(root, size=size, n_darks=n_darks, seed=seed))
+
+
+def download_science(
+    archive: Archive, obs_id: str, outputs: dict[str, os.PathLike]
+) -> dict[str, Path]:
+    """Find ``obs_id`` in the archive and download its products (``outputs``: kind → path)."""
+    obs_id = check_obs_id(obs_id)
+    obs = archive.find_science(obs_id)
+    if obs.detector and obs.detector.upper() != "CCD":
+        raise ArchiveError(
+            f"{obs_id} was taken with the STIS {obs.detector}; only STIS CCD observations are supported"
+        )
+    missing = [k for k in outputs if k not in obs.products]
+    if missing:
+        raise ArchiveError(
+            f"{obs_id} has no {', '.join('_' + k for k in missing)} product in the {archive.name} archive; "
+            f"it lists {', '.join(sorted(obs.products)) or 'nothing'} — is it a CR-SPLIT CCD spectrum?"
+        )
+    done = {}
+    for i, (kind, path) in enumerate(outputs.items(), 1):
+        log.info("science product %d/%d: %s", i, len(outputs), obs.products[kind].filename)
+        done[kind] = archive.download(obs.products[kind], path)
+    return done
+
+
+def write_science_facts(
+    raw: os.PathLike, flt: os.PathLike, crj: os.PathLike, output: os.PathLike
+) -> Path:
+    """Write ``science.json``."""
+    return write_json(output, science_facts(raw, flt, crj))
+
+
+def anneal_period(
+    science_json: os.PathLike,
+    output: os.PathLike,
+    *,
+    override: dict[str, str] | None,
+    tables: Sequence[os.PathLike],
+    archive: Archive | None,
+) -> Path:
+    """Find the anneal period containing the observation and write ``period.json``."""
+    from stisdarks.periods import find_period, period_to_json
+
+    facts = read_json(science_json)
+    period = find_period(facts["start_mjd"], override=override, tables=tables, archive=archive)
+    data = period_to_json(period)
+    data["key"] = period_key(period, facts)
+    data["mode"] = mode_label(mode_of(facts))
+    log.info(
+        "%s lies in anneal period %s (source: %s)", facts["obs_id"], data["key"], period.source
+    )
+    return write_json(output, data)
+
+
+def _period(data: dict[str, Any]) -> AnnealPeriod:
+    return AnnealPeriod(float(data["start_mjd"]), float(data["end_mjd"]), str(data["source"]))
+
+
+def period_darks(
+    archive: Archive,
+    period_json: os.PathLike,
+    science_json: os.PathLike,
+    output: os.PathLike,
+    *,
+    exptime: float,
+    exptime_tolerance: float,
+) -> Path:
+    """List the long darks of the anneal period matching the science CCD mode (``darks.csv``)."""
+    period = _period(read_json(period_json))
+    mode = mode_of(read_json(science_json))
+    listed = archive.list_darks(period.start_mjd, period.end_mjd, exptime, exptime_tolerance)
+    log.info(
+        "the %s archive lists %d darks of %g s in the period", archive.name, len(listed), exptime
+    )
+    kept, dropped = select_by_metadata(listed, period, mode)
+    if dropped:
+        log.info("dropped %d darks on archive metadata", len(dropped))
+    require_darks(kept, period, mode)
+    log.info("%d candidate darks for %s", len(kept), mode_label(mode))
+    return write_dark_table(output, kept)
+
+
+def download_dark(archive: Archive, product: Product, output: os.PathLike) -> Path:
+    """Download one dark ``_flt`` (kept if already present and valid)."""
+    return archive.download(product, output)
+
+
+def _rows_for(darks_csv: os.PathLike, paths: Sequence[os.PathLike]):
+    names = {Path(p).name for p in paths}
+    return [d for d in read_dark_table(darks_csv) if d.product.filename in names]
+
+
+def basedark(
+    darks_csv: os.PathLike,
+    dark_files: Sequence[os.PathLike],
+    period_json: os.PathLike,
+    science_json: os.PathLike,
+    output: os.PathLike,
+    used_csv: os.PathLike,
+    *,
+    engine: str,
+    crreject: dict[str, Any],
+) -> Path:
+    """Build the period's basedark from the downloaded darks whose headers match the science mode."""
+    from stisdarks import engines
+
+    period = _period(read_json(period_json))
+    mode = mode_of(read_json(science_json))
+    kept, dropped = select_by_header(dark_files, mode)
+    if dropped:
+        log.info(
+            "dropped %d of %d downloaded darks on their headers", len(dropped), len(dark_files)
+        )
+    require_darks(kept, period, mode)
+    log.info("basedark from %d darks (engine %s)", len(kept), engine)
+    engines.make_basedark(sorted(kept), output, engine=engine, overrides=crreject)
+    write_dark_table(used_csv, _rows_for(darks_csv, kept))
+    return Path(output)
+
+
+def week_list(
+    used_csv: os.PathLike,
+    period_json: os.PathLike,
+    science_json: os.PathLike,
+    output: os.PathLike,
+    *,
+    week_days: float,
+    min_week_darks: int,
+) -> Path:
+    """Write ``week.csv``: the period's darks within ± ``week_days`` of the observation."""
+    from stisdarks.periods import week_window
+
+    period = _period(read_json(period_json))
+    facts = read_json(science_json)
+    window = week_window(facts["start_mjd"], period, week_days)
+    chosen = week_darks(read_dark_table(used_csv), facts["start_mjd"], window, min_week_darks)
+    return write_dark_table(output, chosen)
+
+
+def weekdark(
+    week_files: Sequence[os.PathLike],
+    basedark_fits: os.PathLike,
+    output: os.PathLike,
+    *,
+    engine: str,
+    crreject: dict[str, Any],
+) -> Path:
+    """Build the target's weekdark on top of the period's basedark."""
+    from stisdarks import engines
+
+    log.info("weekdark from %d darks over %s (engine %s)", len(week_files), basedark_fits, engine)
+    engines.make_weekdark(
+        sorted(map(Path, week_files)), basedark_fits, output, engine=engine, overrides=crreject
+    )
+    return Path(output)
+
+
+def references(
+    raw: os.PathLike,
+    flt: os.PathLike,
+    output: os.PathLike,
+    *,
+    crds_path: os.PathLike,
+    crds_mode: str,
+    crds_server: str | None,
+    archive: Archive,
+) -> Path:
+    """Sync the raw file's best references and the pipeline dark into the CRDS cache (``references.json``)."""
+    from astropy.io import fits
+
+    from stisdarks import references as refs
+
+    archive_oref = archive.reference_path("oref$") if hasattr(archive, "reference_path") else None
+    archive_oref = Path(archive_oref).parent if archive_oref else None
+    best = refs.sync_references(
+        raw, crds_path, archive_oref=archive_oref, mode=crds_mode, server_url=crds_server
+    )
+    darkfile = str(fits.getval(flt, "DARKFILE", 0)).strip()
+    pipeline_dark = refs.fetch_reference(
+        darkfile, crds_path, archive_oref=archive_oref, mode=crds_mode, server_url=crds_server
+    )
+    data = {
+        "oref": str(refs.oref_dir(crds_path)),
+        "pipeline_darkfile": darkfile,
+        "pipeline_dark": str(pipeline_dark),
+        "bestrefs": {k: str(v) for k, v in best.items()},
+    }
+    return write_json(output, data)
+
+
+def recalibrate(
+    products: dict[str, os.PathLike],
+    weekdark_fits: os.PathLike,
+    references_json: os.PathLike,
+    outputs: dict[str, os.PathLike],
+    *,
+    obs_id: str,
+    calibrator: str,
+) -> dict[str, Path]:
+    """Recalibrate the observation with the weekdark (``recal/{obs}_{flt,crj,sx1}.fits``)."""
+    from stisdarks.calibrate import recalibrate as _recalibrate
+
+    refs = read_json(references_json)
+    outdir = Path(outputs["crj"]).parent
+    written = _recalibrate(
+        raw=products["raw"],
+        flt=products["flt"],
+        crj=products["crj"],
+        sx1=products["sx1"],
+        weekdark=weekdark_fits,
+        pipeline_dark=refs["pipeline_dark"],
+        outdir=outdir,
+        calibrator=calibrator,
+        oref_dir=refs["oref"],
+        obs_id=obs_id,
+    )
+    for kind, path in outputs.items():
+        if Path(written[kind]) != Path(path):
+            os.replace(written[kind], path)
+    return {k: Path(v) for k, v in outputs.items()}
+
+
+def figure(kind: str, output: os.PathLike, **inputs: Any) -> Path:
+    """Draw one comparison figure (``kind``: basedark, weekdark, ratio, crj, spectrum)."""
+    from stisdarks import figures
+
+    if kind in ("basedark", "weekdark"):
+        figures.plot_dark(output, inputs["dark"], title=inputs["title"])
+    elif kind == "ratio":
+        figures.plot_ratio(output, inputs["weekdark"], inputs["pipeline_dark"])
+    elif kind == "crj":
+        figures.plot_crj_comparison(
+            output, inputs["pipeline_crj"], inputs["recal_crj"], sx1=inputs.get("sx1")
+        )
+    elif kind == "spectrum":
+        figures.plot_spectra(output, inputs["pipeline_sx1"], inputs["recal_sx1"])
+    else:
+        raise ValueError(f"unknown figure kind {kind!r}")
+    return Path(output)
+
+
+def summary(output: os.PathLike, **inputs: Any) -> Path:
+    """Write ``summary.json``."""
+    from stisdarks import summary as _summary
+
+    data = _summary.build_summary(**inputs)
+    return _summary.write_summary(output, data)
+
+
+SCIENCE_PRODUCTS = SCIENCE_KINDS

@@ -6,6 +6,8 @@ rule demo_archive:
         os.path.join(config["archive"]["root"], "index.csv"),
     log:
         "logs/demo_archive.log",
+    benchmark:
+        "benchmarks/demo_archive.tsv"
     conda:
         "../envs/stisdarks.yaml"
     resources:
@@ -26,6 +28,8 @@ rule download_science:
         **{k: f"resources/archive/{{obs}}/{{obs}}_{k}.fits" for k in SCIENCE_KINDS},
     log:
         "logs/{obs}/download_science.log",
+    benchmark:
+        "benchmarks/{obs}/download_science.tsv"
     retries: 2
     conda:
         "../envs/stisdarks.yaml"
@@ -41,6 +45,8 @@ rule download_dark:
         "resources/archive/darks/{root}_flt.fits",
     log:
         "logs/darks/{root}.log",
+    benchmark:
+        "benchmarks/darks/{root}.tsv"
     retries: 2
     conda:
         "../envs/stisdarks.yaml"
@@ -61,6 +67,8 @@ rule references:
         "results/{obs}/references.json",
     log:
         "logs/{obs}/references.log",
+    benchmark:
+        "benchmarks/{obs}/references.tsv"
     retries: 2
     conda:
         "../envs/stisdarks.yaml"

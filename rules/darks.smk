@@ -8,6 +8,8 @@ checkpoint period_darks:
         "results/periods/{period}/darks.csv",
     log:
         "logs/periods/{period}/period_darks.log",
+    benchmark:
+        "benchmarks/periods/{period}/period_darks.tsv"
     conda:
         "../envs/stisdarks.yaml"
     params:
@@ -26,6 +28,8 @@ checkpoint week_darks:
         "results/{obs}/week.csv",
     log:
         "logs/{obs}/week_darks.log",
+    benchmark:
+        "benchmarks/{obs}/week_darks.tsv"
     conda:
         "../envs/stisdarks.yaml"
     params:

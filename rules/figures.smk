@@ -13,6 +13,8 @@ rule figure_basedark:
         ),
     log:
         "logs/{obs}/figure_basedark.log",
+    benchmark:
+        "benchmarks/{obs}/figure_basedark.tsv"
     conda:
         "../envs/stisdarks.yaml"
     script:
@@ -31,6 +33,8 @@ rule figure_weekdark:
         ),
     log:
         "logs/{obs}/figure_weekdark.log",
+    benchmark:
+        "benchmarks/{obs}/figure_weekdark.tsv"
     conda:
         "../envs/stisdarks.yaml"
     script:
@@ -50,6 +54,8 @@ rule figure_ratio:
         ),
     log:
         "logs/{obs}/figure_ratio.log",
+    benchmark:
+        "benchmarks/{obs}/figure_ratio.tsv"
     conda:
         "../envs/stisdarks.yaml"
     script:
@@ -70,6 +76,8 @@ rule figure_crj:
         ),
     log:
         "logs/{obs}/figure_crj.log",
+    benchmark:
+        "benchmarks/{obs}/figure_crj.tsv"
     conda:
         "../envs/stisdarks.yaml"
     script:
@@ -89,6 +97,8 @@ rule figure_spectrum:
         ),
     log:
         "logs/{obs}/figure_spectrum.log",
+    benchmark:
+        "benchmarks/{obs}/figure_spectrum.tsv"
     conda:
         "../envs/stisdarks.yaml"
     script:
@@ -117,6 +127,8 @@ rule summary:
         ),
     log:
         "logs/{obs}/summary.log",
+    benchmark:
+        "benchmarks/{obs}/summary.tsv"
     conda:
         "../envs/stisdarks.yaml"
     params:

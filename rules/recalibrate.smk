@@ -12,6 +12,8 @@ rule recalibrate:
         sx1="results/{obs}/recal/{obs}_sx1.fits",
     log:
         "logs/{obs}/recalibrate.log",
+    benchmark:
+        "benchmarks/{obs}/recalibrate.tsv"
     conda:
         "../envs/stisdarks.yaml"
     resources:

@@ -10,6 +10,8 @@ rule science_facts:
         "results/{obs}/science.json",
     log:
         "logs/{obs}/science_facts.log",
+    benchmark:
+        "benchmarks/{obs}/science_facts.tsv"
     conda:
         "../envs/stisdarks.yaml"
     script:
@@ -23,6 +25,8 @@ checkpoint anneal_period:
         "results/{obs}/period.json",
     log:
         "logs/{obs}/anneal_period.log",
+    benchmark:
+        "benchmarks/{obs}/anneal_period.tsv"
     conda:
         "../envs/stisdarks.yaml"
     params:

@@ -11,6 +11,8 @@ rule basedark:
         used="results/periods/{period}/darks_used.csv",
     log:
         "logs/periods/{period}/basedark.log",
+    benchmark:
+        "benchmarks/periods/{period}/basedark.tsv"
     conda:
         "../envs/stisdarks.yaml"
     threads: 1
@@ -33,6 +35,8 @@ rule weekdark:
         "results/{obs}/weekdark.fits",
     log:
         "logs/{obs}/weekdark.log",
+    benchmark:
+        "benchmarks/{obs}/weekdark.tsv"
     conda:
         "../envs/stisdarks.yaml"
     threads: 1

@@ -1,0 +1,167 @@
+"""The whole workflow, run by Snakemake on a small synthetic archive, checked by content.
+
+One module-scoped run builds everything (a 256x256 demo with 24 darks); the tests then
+read its outputs and ask Snakemake dry runs what a change would rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from workflow_helpers import REPO, copy_workflow, demo_config, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+
+OBS = "odemo1010"
+
+
+@pytest.fixture(scope="module")
+def demo(demo_run) -> Path:
+    return demo_run
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_every_artifact_of_the_design_exists(demo):
+    period = read_json(demo / f"results/{OBS}/period.json")
+    key = period["key"]
+    expected = [
+        *(f"resources/archive/{OBS}/{OBS}_{k}.fits" for k in ("raw", "wav", "flt", "crj", "sx1")),
+        f"results/{OBS}/science.json",
+        f"results/{OBS}/period.json",
+        f"results/periods/{key}/darks.csv",
+        f"results/periods/{key}/darks_used.csv",
+        f"results/periods/{key}/basedark.fits",
+        f"results/{OBS}/week.csv",
+        f"results/{OBS}/weekdark.fits",
+        f"results/{OBS}/references.json",
+        *(f"results/{OBS}/recal/{OBS}_{k}.fits" for k in ("flt", "crj", "sx1")),
+        *(
+            f"results/{OBS}/figures/{name}.png"
+            for name in (
+                "basedark",
+                "weekdark",
+                "weekdark_over_pipeline",
+                "crj_comparison",
+                "spectrum",
+            )
+        ),
+        f"results/{OBS}/summary.json",
+    ]
+    missing = [p for p in expected if not (demo / p).is_file()]
+    assert not missing
+    for png in (demo / f"results/{OBS}/figures").glob("*.png"):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, png.name
+    assert not list(demo.rglob(".tmp-*")), "a temporary file was left behind"
+
+
+def test_period_and_dark_selection(demo):
+    truth = read_json(demo / "resources/demo_archive/truth.json")
+    period = read_json(demo / f"results/{OBS}/period.json")
+    assert period["source"].startswith("table:")  # the package table knows the notebook's period
+    key = period["key"]
+    used = (demo / f"results/periods/{key}/darks_used.csv").read_text().splitlines()[1:]
+    index = (demo / "resources/demo_archive/index.csv").read_text()
+    n_good = truth["n_darks"]
+    assert len(used) == n_good  # every 1100 s gain-1 amp-D dark of the period, no distractor
+    assert index.count("DARK") > n_good  # the archive does hold distractors
+    # the week: observation start - 3 days .. period end
+    week = (demo / f"results/{OBS}/week.csv").read_text().splitlines()[1:]
+    starts = [float(row.split(",")[1]) for row in week]
+    science = read_json(demo / f"results/{OBS}/science.json")
+    assert starts and min(starts) >= science["start_mjd"] - 3 and max(starts) <= period["end_mjd"]
+
+
+def test_weekdark_flags_the_weeks_hot_pixels(demo):
+    truth = read_json(demo / "resources/demo_archive/truth.json")
+    science = read_json(demo / f"results/{OBS}/science.json")
+    with fits.open(demo / f"results/{OBS}/weekdark.fits") as hdul:
+        dq = hdul["DQ"].data
+        assert hdul[0].header["TASKNAME"] == "WEEKDARK"
+    present = [h for h in truth["hot_pixels"] if h["onset_mjd"] <= science["start_mjd"]]
+    assert len(present) > 20
+    flagged = np.mean([bool(dq[h["y"], h["x"]] & 16) for h in present])
+    assert flagged >= 0.95, f"weekdark flags only {flagged:.1%} of the week's hot pixels"
+
+
+def test_recalibration_removes_hot_pixels_from_the_extraction_region(demo):
+    summary = read_json(demo / f"results/{OBS}/summary.json")
+    region = summary["science_extraction_region"]
+    assert region["hot_pixels_recalibrated"] < region["hot_pixels_pipeline"]
+    assert summary["hot_pixels"]["weekdark"] > summary["hot_pixels"]["pipeline_dark"]
+    with fits.open(demo / f"results/{OBS}/recal/{OBS}_crj.fits") as hdul:
+        assert "weekdark" in hdul[0].header["DARKFILE"]
+
+
+def test_downloads_are_never_modified(demo):
+    archive = demo / "resources/demo_archive"
+    for path in (demo / "resources/archive").rglob("*.fits"):
+        source = next(archive.rglob(path.name))
+        assert path.read_bytes() == source.read_bytes(), path.name
+
+
+def test_second_run_has_nothing_to_do(demo):
+    proc = snakemake(demo, "--configfile", "test.yaml", "--cores", "2")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_deleting_an_intermediate_rebuilds_only_what_depends_on_it(demo, tmp_path):
+    work = tmp_path / "w"
+    shutil.copytree(demo, work, symlinks=True)
+    (work / f"results/{OBS}/weekdark.fits").unlink()
+    jobs = planned_jobs(snakemake(work, "-n", "--configfile", "test.yaml"))
+    assert {"weekdark", "recalibrate", "summary", "figure_weekdark", "figure_ratio"} <= set(jobs)
+    assert not {
+        "basedark",
+        "download_dark",
+        "download_science",
+        "period_darks",
+        "demo_archive",
+    } & set(jobs)
+    key = read_json(work / f"results/{OBS}/period.json")["key"]
+    (work / f"results/periods/{key}/basedark.fits").unlink()
+    jobs = planned_jobs(snakemake(work, "-n", "--configfile", "test.yaml"))
+    assert "basedark" in jobs and "download_dark" not in jobs
+
+
+def test_changing_week_days_rebuilds_the_weekdark_not_the_basedark(demo, tmp_path):
+    work = tmp_path / "w"
+    shutil.copytree(demo, work, symlinks=True)
+    demo_config(work, name="wider.yaml", darks={"week_days": 5})
+    jobs = planned_jobs(snakemake(work, "-n", "--configfile", "wider.yaml"))
+    assert {"week_darks", "weekdark", "recalibrate", "summary"} <= set(jobs)
+    assert not {
+        "basedark",
+        "download_dark",
+        "download_science",
+        "period_darks",
+        "demo_archive",
+    } & set(jobs)
+
+
+def test_config_typo_fails_with_a_schema_message(tmp_path):
+    work = copy_workflow(tmp_path)
+    demo_config(work, darks={"weekdays": 3})
+    proc = snakemake(work, "-n", "--configfile", "test.yaml", check=False)
+    assert proc.returncode != 0
+    assert "weekdays" in proc.stderr and "Additional properties are not allowed" in proc.stderr
+    demo_config(work, name="badid.yaml", targets=[{"obs_id": "not-an-id"}])
+    proc = snakemake(work, "-n", "--configfile", "badid.yaml", check=False)
+    assert proc.returncode != 0 and "does not match" in proc.stderr
+
+
+def test_real_config_dry_run_and_lint():
+    proc = snakemake(REPO, "-n", "--configfile", "config/config.yaml")
+    jobs = planned_jobs(proc)
+    assert {"download_science", "science_facts", "anneal_period"} <= set(jobs)
+    lint = snakemake(REPO, "--lint", "--configfile", "config/config.yaml")
+    assert "Congratulations" in lint.stdout + lint.stderr

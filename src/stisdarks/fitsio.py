@@ -40,7 +40,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".tmp-{dest.stem}-", suffix=suffix if suffix is not None else dest.suffix,
+        prefix=f".tmp-{dest.stem}-",
+        suffix=suffix if suffix is not None else dest.suffix,
         dir=dest.parent,
     )
     os.close(fd)
@@ -60,7 +61,9 @@ def write_hdul_atomic(hdul: fits.HDUList, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def ext_data(hdu: fits.ImageHDU | fits.PrimaryHDU, dtype: type | np.dtype | None = None) -> np.ndarray:
+def ext_data(
+    hdu: fits.ImageHDU | fits.PrimaryHDU, dtype: type | np.dtype | None = None
+) -> np.ndarray:
     """Return an image extension's data, expanding a header-only constant array.
 
     calstis writes constant ERR or DQ arrays with ``NAXIS = 0`` and the value in
@@ -119,4 +122,6 @@ def verify_fits(path: str | os.PathLike, expected_size: int | None = None) -> No
             for hdu in hdul:
                 _ = hdu.data  # forces a read of every data unit
     except Exception as exc:  # astropy raises many types here
-        raise InputFileError(f"{p} is not a valid FITS file ({exc}); delete it and download again") from exc
+        raise InputFileError(
+            f"{p} is not a valid FITS file ({exc}); delete it and download again"
+        ) from exc

@@ -1,0 +1,519 @@
+"""Native cosmic-ray rejection, as calstis' step 2 (``cs2.e``) does it.
+
+A NumPy port of the algorithm in ``shared/CRREJECT.md`` / ``CALSTIS.md`` §1, in
+float32 and in the same order of operations as the C code, so that SCI and ERR agree
+with calstis to rounding and DQ bit for bit.
+
+Memory stays bounded whatever the number of image sets: the initial median runs over
+blocks of rows of the whole stack, and each iteration streams the image sets one at a
+time (as calstis does), keeping a handful of full-frame planes. Inputs may be
+memory-mapped; only the rows being processed are read.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from stisdarks import __version__
+from stisdarks.crrejtab import CRParams, crparams_for
+from stisdarks.errors import InputFileError, StisDarksError
+from stisdarks.fitsio import atomic_path, ext_data
+
+__all__ = ["CRResult", "Imset", "crreject_stack", "crreject_files", "read_imsets", "CR_FLAG"]
+
+log = logging.getLogger(__name__)
+
+#: DQ bit calstis sets on rejected pixels (DATAREJECT)
+CR_FLAG = 8192
+_F32 = np.float32
+
+
+@dataclass
+class CRResult:
+    """Output of :func:`crreject_stack`.
+
+    Attributes
+    ----------
+    sci : ndarray, float32
+        Combined counts over the total exposure (``ave · Σ efac + Σ sky``).
+    err : ndarray, float32
+        Its error from the noise model.
+    dq : ndarray, int16
+        OR of the inputs' DQ (CR bit cleared), CR bit where every image set was rejected.
+    masks : ndarray of bool or None
+        ``(N, ny, nx)`` rejected (hit or spill) per image set, if requested.
+    n_rejected : ndarray of int
+        Rejected pixels per image set in the last iteration.
+    texptime : float
+        Total exposure ``Σ EXPTIME`` (0 if every EXPTIME is 0).
+    """
+
+    sci: np.ndarray
+    err: np.ndarray
+    dq: np.ndarray
+    masks: np.ndarray | None
+    n_rejected: np.ndarray
+    texptime: float
+
+
+def _disk_offsets(radius: float) -> list[tuple[int, int]]:
+    width = int(radius + 1e-5)
+    r2 = _F32(radius) * _F32(radius)
+    return [
+        (dy, dx)
+        for dy in range(-width, width + 1)
+        for dx in range(-width, width + 1)
+        if _F32(dx * dx + dy * dy) <= r2
+    ]
+
+
+def _dilate(mask: np.ndarray, offsets: Sequence[tuple[int, int]]) -> np.ndarray:
+    """OR of ``mask`` shifted by every offset (pixels outside the image ignored)."""
+    ny, nx = mask.shape
+    out = np.zeros_like(mask)
+    for dy, dx in offsets:
+        src_y = slice(max(0, -dy), ny - max(0, dy))
+        dst_y = slice(max(0, dy), ny - max(0, -dy))
+        src_x = slice(max(0, -dx), nx - max(0, dx))
+        dst_x = slice(max(0, dx), nx - max(0, -dx))
+        out[dst_y, dst_x] |= mask[src_y, src_x]
+    return out
+
+
+def _promote_excluded(hit, cand, cond, offsets) -> None:
+    """Raster-order pass: an EXCLUDE pixel spilled by an *earlier* hit, over threshold, becomes a hit.
+
+    ``hit`` is updated in place. ``cand`` marks EXCLUDE pixels with d² > thresh, ``cond``
+    pixels whose deviation passes the spill threshold.
+    """
+    ny, nx = hit.shape
+    ys, xs = np.nonzero(cand & cond)
+    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
+        for dy, dx in offsets:
+            if (dy, dx) >= (0, 0):  # only neighbours earlier in raster order
+                continue
+            qy, qx = y + dy, x + dx
+            if 0 <= qy < ny and 0 <= qx < nx and hit[qy, qx]:
+                hit[y, x] = True
+                break
+
+
+def _ordered(pool, func, n: int, window: int):
+    """``func(0..n-1)`` in order, at most ``window`` results in flight (bounded memory)."""
+    if pool is None:
+        yield from (func(i) for i in range(n))
+        return
+    pending = []
+    for i in range(n):
+        pending.append(pool.submit(func, i))
+        if len(pending) >= window:
+            yield pending.pop(0).result()
+    for fut in pending:
+        yield fut.result()
+
+
+def _median_guess(sci, efac, block_rows: int) -> np.ndarray:
+    n = len(sci)
+    ny, nx = sci[0].shape
+    ave = np.empty((ny, nx), dtype=_F32)
+    stack = np.empty((n, min(block_rows, ny), nx), dtype=_F32)
+    for r0 in range(0, ny, block_rows):
+        r1 = min(ny, r0 + block_rows)
+        block = stack[:, : r1 - r0]
+        for i in range(n):
+            np.divide(np.asarray(sci[i][r0:r1], dtype=_F32), efac[i], out=block[i])
+        block.sort(axis=0)
+        if n % 2:
+            ave[r0:r1] = block[n // 2]
+        else:
+            ave[r0:r1] = (block[n // 2 - 1] + block[n // 2]) / _F32(2)
+    return ave
+
+
+def _minimum_guess(sci, efac, rog2, gain, s):
+    ave = avevar = None
+    for i in range(len(sci)):
+        raw = np.asarray(sci[i], dtype=_F32)
+        val = raw / efac[i]
+        var = (
+            rog2[i] + np.maximum(raw, _F32(0)) / gain[i] + (s * np.maximum(raw, _F32(0))) ** 2
+        ) / (efac[i] * efac[i])
+        if ave is None:
+            ave, avevar = val, var
+        else:
+            take = val < ave
+            ave = np.where(take, val, ave)
+            avevar = np.where(take, var, avevar)
+    return ave, avevar
+
+
+def crreject_stack(
+    sci: Sequence[np.ndarray],
+    dq: Sequence[np.ndarray],
+    exptime: Sequence[float],
+    readnoise_dn: Sequence[float],
+    gain: Sequence[float],
+    params: CRParams,
+    *,
+    block_rows: int = 64,
+    return_masks: bool = False,
+    threads: int = 2,
+) -> CRResult:
+    """Combine ``N`` image sets rejecting cosmic rays, as calstis does.
+
+    Parameters
+    ----------
+    sci, dq : sequence of 2-D arrays
+        SCI (DN) and DQ of each image set; memory-mapped arrays are read a block at a time.
+    exptime : sequence of float
+        ``EXPTIME`` of each image set (s).
+    readnoise_dn : sequence of float
+        Read noise in DN (``READNSE / ATODGAIN``).
+    gain : sequence of float
+        ``ATODGAIN`` (e⁻/DN).
+    params : CRParams
+        Rejection parameters.
+    block_rows : int
+        Rows per block of the median initial guess (bounds memory to ``N × block_rows``
+        rows).
+    return_masks : bool
+        Also return the per-image-set rejection masks.
+    threads : int
+        Threads for the per-image-set work (NumPy releases the GIL).
+    """
+    n = len(sci)
+    if n < 2:
+        raise StisDarksError(
+            f"cosmic-ray rejection needs at least 2 image sets, got {n}; add more exposures"
+        )
+    if params.skysub != "none":
+        raise StisDarksError(
+            "skysub='mode' is not supported by the native engine; use --engine refstis"
+        )
+    shape = sci[0].shape
+    if any(s.shape != shape for s in sci):
+        raise StisDarksError(
+            "image sets differ in size; combine only exposures of the same size and binning"
+        )
+    efac = np.asarray(exptime, dtype=_F32)
+    if np.any(efac < 0):
+        raise StisDarksError("an image set has a negative EXPTIME; check the input headers")
+    exptot = float(np.sum(efac, dtype=_F32))
+    if np.all(efac == 0):
+        efac = np.ones(n, dtype=_F32)
+        texpt = _F32(n)
+    elif np.any(efac == 0):
+        raise StisDarksError(
+            "some but not all image sets have EXPTIME = 0; remove the empty exposures"
+        )
+    else:
+        texpt = _F32(0)
+        for e in efac:
+            texpt = _F32(texpt + e)
+    noise = np.asarray(readnoise_dn, dtype=_F32)
+    rog2 = noise * noise
+    g = np.asarray(gain, dtype=_F32)
+    s = _F32(params.scalense) / _F32(100)
+    sig2s = [_F32(v) * _F32(v) for v in params.crsigmas]
+    psig2 = _F32(params.crthresh) * _F32(params.crthresh) if params.crthresh > 0 else _F32(-1)
+    offsets = _disk_offsets(params.crradius)
+    badinpdq = int(params.badinpdq)
+    zero = _F32(0)
+
+    avevar = None
+    if params.initgues == "median":
+        ave = _median_guess(sci, efac, block_rows)
+    else:
+        ave, avevar = _minimum_guess(sci, efac, rog2, g, s)
+
+    niter = len(sig2s)
+    sumvar = np.zeros(shape, dtype=_F32)
+    masks = np.zeros((n, *shape), dtype=bool) if return_masks else None
+    n_rejected = np.zeros(n, dtype=np.int64)
+    dq_or = np.zeros(shape, dtype=np.int16)
+    all_rejected = np.ones(shape, dtype=bool)
+
+    def reject_one(i: int, *, it: int, ave: np.ndarray):
+        sig2 = sig2s[it]
+        raw = np.asarray(sci[i], dtype=_F32)
+        pic = raw / efac[i]  # sky = 0
+        if params.initgues == "minimum" and it == 0:
+            thresh = sig2 * avevar
+            spthresh = thresh
+        else:
+            dum = ave * efac[i]
+            pos = np.maximum(dum, zero)
+            spthresh = sig2 * (rog2[i] + pos / g[i]) / (efac[i] * efac[i])
+            if s != 0:
+                thresh = sig2 * (rog2[i] + pos / g[i] + (s * pos) ** 2) / (efac[i] * efac[i])
+            else:
+                thresh = spthresh
+        dev = pic - ave
+        d2 = dev * dev
+        over = d2 > thresh
+        cond = d2 > psig2 * spthresh
+        if badinpdq:
+            excl = (np.asarray(dq[i]) & badinpdq) != 0
+            hit = over & ~excl
+            cand = over & excl
+            if cand.any():
+                _promote_excluded(hit, cand, cond, offsets)
+        else:
+            excl = None
+            hit = over
+        spill = _dilate(hit, offsets) & cond & ~hit
+        rejected = hit | spill
+        ok = ~rejected if excl is None else ~(rejected | excl)
+        return i, pic, ok, rejected
+
+    pool = ThreadPoolExecutor(max_workers=max(1, threads)) if threads > 1 else None
+    try:
+        for it in range(niter):
+            last = it == niter - 1
+            total = np.zeros(shape, dtype=_F32)
+            efacsum = np.zeros(shape, dtype=_F32)
+            jobs = _ordered(
+                pool, functools.partial(reject_one, it=it, ave=ave), n, 2 * max(1, threads)
+            )
+            # accumulate strictly in image-set order (float32 sums are order dependent)
+            for i, pic, ok, rejected in jobs:
+                contrib = pic * efac[i]
+                total = np.where(ok, total + contrib, total)
+                efacsum = np.where(ok, efacsum + efac[i], efacsum)
+                if last:
+                    v = np.maximum(contrib, zero)
+                    term = rog2[i] + v / g[i] + (s * v) ** 2
+                    sumvar = np.where(ok, sumvar + term, sumvar)
+                    dqi = np.asarray(dq[i]).astype(np.int16) & np.int16(~CR_FLAG)
+                    dq_or |= dqi
+                    all_rejected &= rejected
+                    n_rejected[i] = int(np.count_nonzero(rejected))
+                    if masks is not None:
+                        masks[i] = rejected
+            good = efacsum > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = total / efacsum
+            ave = np.where(good, new, zero if last else ave).astype(_F32)
+    finally:
+        if pool:
+            pool.shutdown()
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err_rate = np.where(good, np.sqrt(sumvar.astype(np.float64)) / efacsum, 0.0).astype(_F32)
+    out_sci = (ave * texpt).astype(_F32)  # + skysum (0)
+    out_err = (err_rate * texpt).astype(_F32)
+    out_dq = (dq_or | np.where(all_rejected, np.int16(CR_FLAG), np.int16(0))).astype(np.int16)
+    return CRResult(out_sci, out_err, out_dq, masks, n_rejected, exptot)
+
+
+@dataclass
+class Imset:
+    """One image set of an input file."""
+
+    path: Path
+    extver: int
+    primary: fits.Header
+    sci_header: fits.Header
+    sci: np.ndarray
+    dq: np.ndarray
+
+
+def read_imsets(paths: Sequence[os.PathLike]) -> list[Imset]:
+    """Every usable image set (``IMSET_OK`` not False) of every file, in order.
+
+    Data are memory-mapped where possible, so only the rows used are read.
+    """
+    imsets: list[Imset] = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise InputFileError(f"{path} does not exist; check the file name")
+        try:
+            hdul = fits.open(path, memmap=True)
+        except (OSError, ValueError) as exc:
+            raise InputFileError(f"{path} is not a readable FITS file ({exc})") from exc
+        primary = hdul[0].header
+        nimset = int(primary.get("NEXTEND", len(hdul) - 1)) // 3
+        for k in range(1, nimset + 1):
+            try:
+                sci_hdu = hdul["SCI", k]
+                dq_hdu = hdul["DQ", k]
+            except KeyError as exc:
+                raise InputFileError(
+                    f"{path.name} lacks SCI/DQ extension {k}; it is not a STIS FLT"
+                ) from exc
+            if sci_hdu.header.get("IMSET_OK", True) is False:
+                log.info("%s[SCI,%d] has IMSET_OK=F: skipped", path.name, k)
+                continue
+            imsets.append(
+                Imset(
+                    path, k, primary, sci_hdu.header, ext_data(sci_hdu), ext_data(dq_hdu, np.int16)
+                )
+            )
+    return imsets
+
+
+def _noise_params(imsets: Sequence[Imset]) -> tuple[list[float], list[float], list[float]]:
+    exptime, noise, gain = [], [], []
+    for im in imsets:
+        if "EXPTIME" not in im.sci_header:
+            raise InputFileError(
+                f"{im.path.name}[SCI,{im.extver}] has no EXPTIME; it is not a calibrated STIS image"
+            )
+        for key in ("READNSE", "ATODGAIN"):
+            if key not in im.primary:
+                raise InputFileError(
+                    f"{im.path.name} has no {key} in its primary header; process it with calstis first"
+                )
+        g = float(im.primary["ATODGAIN"])
+        if g == 0:
+            raise InputFileError(f"{im.path.name} has ATODGAIN = 0; its header is corrupt")
+        exptime.append(float(im.sci_header["EXPTIME"]))
+        noise.append(float(np.float32(im.primary["READNSE"]) / np.float32(g)))
+        gain.append(g)
+    return exptime, noise, gain
+
+
+def combined_hdulist(imsets: Sequence[Imset], result: CRResult, params: CRParams) -> fits.HDUList:
+    """A calstis-shaped ``_crj`` HDU list (headers from image set 1 of the first input)."""
+    first = imsets[0]
+    primary = first.primary.copy()
+    sci_hdr = first.sci_header.copy()
+    n = len(imsets)
+    exptimes = [float(im.sci_header["EXPTIME"]) for im in imsets]
+    starts = [float(im.sci_header.get("EXPSTART", 0.0)) for im in imsets]
+    ends = [float(im.sci_header.get("EXPEND", 0.0)) for im in imsets]
+    exptot = np.float32(result.texptime)
+    temptot = np.float32(0)
+    for im, e in zip(imsets, exptimes, strict=True):
+        temptot = np.float32(
+            temptot + np.float32(im.sci_header.get("OCCDHTAV", -1.0)) * np.float32(e)
+        )
+    primary["TEXPTIME"] = float(exptot)
+    primary["SKYSUM"] = 0.0
+    nrej = int(result.n_rejected.sum())
+    if exptot > 0:
+        primary["REJ_RATE"] = float(np.float32(nrej) / exptot)
+    primary["TEXPSTRT"] = min(starts)
+    primary["TEXPEND"] = max(ends)
+    for key, value in params.header_cards().items():
+        primary[key] = value
+    primary["MEANEXP"] = float(np.float32(exptot / n))
+    primary["NEXTEND"] = 3
+    primary["CRCORR"] = "COMPLETE"
+    primary["CAL_VER"] = f"stisdarks {__version__} (native calstis-2)"
+    sci_hdr["EXPTIME"] = float(exptot)
+    sci_hdr["EXPSTART"] = min(starts)
+    sci_hdr["EXPEND"] = max(ends)
+    sci_hdr["NCOMBINE"] = n
+    if exptot > 0 and temptot > 0:
+        sci_hdr["OCCDHTAV"] = float(np.float32(temptot / exptot))
+    hdus = [fits.PrimaryHDU(header=primary)]
+    for name, data in (("SCI", result.sci), ("ERR", result.err), ("DQ", result.dq)):
+        if name == "SCI":
+            hdr = sci_hdr
+        else:
+            with fits.open(first.path) as h:
+                hdr = h[name, first.extver].header.copy()
+        for key in (
+            "NAXIS",
+            "NAXIS1",
+            "NAXIS2",
+            "PIXVALUE",
+            "NPIX1",
+            "NPIX2",
+            "BITPIX",
+            "XTENSION",
+            "PCOUNT",
+            "GCOUNT",
+            "BSCALE",
+            "BZERO",
+        ):
+            hdr.remove(key, ignore_missing=True, remove_all=True)
+        hdus.append(fits.ImageHDU(data=data, header=hdr, name=name, ver=1))
+    return fits.HDUList(hdus)
+
+
+def crreject_files(
+    inputs: Sequence[os.PathLike],
+    output: os.PathLike,
+    params: CRParams | None = None,
+    overrides: dict | None = None,
+    crmask_dir: os.PathLike | None = None,
+) -> Path:
+    """CR-reject every image set of ``inputs`` together and write a calstis-shaped ``_crj``.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        STIS files with SCI/ERR/DQ image sets (never modified).
+    output : path-like
+        The combined file, written atomically.
+    params : CRParams, optional
+        Parameters; by default read from the first input's CRREJTAB as calstis does.
+    overrides : dict, optional
+        Explicit parameter values that win over the table.
+    crmask_dir : path-like, optional
+        calstis writes the CR flags into the *input* DQ arrays when CRMASK is set; we never
+        modify inputs, so with ``crmask_dir`` copies of the inputs carrying those flags are
+        written there instead.
+    """
+    imsets = read_imsets(inputs)
+    if len(imsets) < 2:
+        raise StisDarksError(
+            f"cosmic-ray rejection needs at least 2 image sets; {len(imsets)} found in {len(inputs)} file(s)"
+        )
+    amps = {str(im.primary.get("CCDAMP", "")).strip() for im in imsets}
+    if len(amps) > 1:
+        raise StisDarksError(
+            f"inputs mix CCD amplifiers {sorted(amps)}; combine one amplifier at a time"
+        )
+    exptime, noise, gain = _noise_params(imsets)
+    if params is None:
+        mean = float(np.sum(np.asarray(exptime, dtype=np.float32), dtype=np.float32)) / len(imsets)
+        params = crparams_for(imsets[0].primary, len(imsets), mean, overrides)
+    elif overrides:
+        params = params.with_overrides(**overrides)
+    log.info("CR rejection of %d image sets (%s)", len(imsets), params.source)
+    result = crreject_stack(
+        [im.sci for im in imsets],
+        [im.dq for im in imsets],
+        exptime,
+        noise,
+        gain,
+        params,
+        return_masks=crmask_dir is not None and params.crmask,
+    )
+    hdul = combined_hdulist(imsets, result, params)
+    hdul[0].header["FILENAME"] = Path(output).name
+    with atomic_path(output) as tmp:
+        hdul.writeto(tmp, overwrite=True)
+    if result.masks is not None:
+        _write_crmask_copies(imsets, result.masks, Path(crmask_dir))
+    log.info("wrote %s (%d rejected pixel-image pairs)", output, int(result.n_rejected.sum()))
+    return Path(output)
+
+
+def _write_crmask_copies(imsets: Sequence[Imset], masks: np.ndarray, outdir: Path) -> None:
+    outdir.mkdir(parents=True, exist_ok=True)
+    by_file: dict[Path, list[tuple[int, np.ndarray]]] = {}
+    for im, mask in zip(imsets, masks, strict=True):
+        by_file.setdefault(im.path, []).append((im.extver, mask))
+    for path, items in by_file.items():
+        with fits.open(path) as hdul:
+            copy = fits.HDUList([h.copy() for h in hdul])
+        for extver, mask in items:
+            dq = ext_data(copy["DQ", extver], np.int16)
+            copy["DQ", extver].data = (
+                (dq & np.int16(~CR_FLAG)) | np.where(mask, np.int16(CR_FLAG), np.int16(0))
+            ).astype(np.int16)
+        with atomic_path(outdir / path.name) as tmp:
+            copy.writeto(tmp, overwrite=True)

@@ -1,0 +1,136 @@
+"""The superdark engine switch: ``native`` (NumPy), ``refstis`` (refstis + hstcal), ``auto``.
+
+Both engines take the same arguments and never modify their inputs: the refstis
+engine runs refstis on copies of the inputs in a scratch directory beside the output
+(refstis edits its inputs in place and leaves joined files behind), then moves the
+result into place atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from stisdarks import superdark
+from stisdarks.errors import StisDarksError
+
+__all__ = ["ENGINES", "resolve_engine", "make_basedark", "make_weekdark", "crreject"]
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("auto", "native", "refstis")
+_MISSING_CS0 = (
+    "cs0.e not found on PATH; install hstcal (conda install -c conda-forge hstcal) or use the native engine"
+)
+
+
+def resolve_engine(engine: str = "auto") -> str:
+    """``native`` or ``refstis``: ``auto`` picks refstis when calstis' ``cs0.e`` is on PATH."""
+    if engine not in ENGINES:
+        raise StisDarksError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    has_cs0 = shutil.which("cs0.e") is not None
+    if engine == "auto":
+        chosen = "refstis" if has_cs0 else "native"
+        log.info("engine auto -> %s (cs0.e %s)", chosen, "found" if has_cs0 else "not on PATH")
+        return chosen
+    if engine == "refstis" and not has_cs0:
+        raise StisDarksError(_MISSING_CS0)
+    return engine
+
+
+@contextlib.contextmanager
+def _scratch_copies(inputs: Sequence[os.PathLike], output: os.PathLike):
+    """Copies of ``inputs`` in a scratch directory beside ``output`` (removed afterwards)."""
+    outdir = Path(output).resolve().parent
+    outdir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".refstis-", dir=outdir))
+    try:
+        copies = []
+        for path in map(Path, inputs):
+            dest = scratch / path.name
+            shutil.copyfile(path, dest)
+            copies.append(str(dest))
+        yield scratch, copies
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_refstis(func, scratch: Path, output: os.PathLike, *args) -> Path:
+    result = scratch / Path(output).name
+    buffer = io.StringIO()
+    cwd = os.getcwd()
+    try:
+        os.chdir(scratch)  # calstis writes trailers and temporary files in the working directory
+        with contextlib.redirect_stdout(buffer):
+            func(*args, str(result))
+    finally:
+        os.chdir(cwd)
+        for line in buffer.getvalue().splitlines():
+            log.info("refstis: %s", line)
+    os.replace(result, output)
+    return Path(output)
+
+
+def make_basedark(
+    inputs: Sequence[os.PathLike], output: os.PathLike, *, engine: str = "auto", overrides: dict | None = None
+) -> Path:
+    """Build a basedark with the chosen engine (see :func:`stisdarks.superdark.make_basedark`)."""
+    paths = superdark.check_dark_inputs(inputs)
+    if resolve_engine(engine) == "native":
+        return superdark.make_basedark(paths, output, overrides=_clean(overrides))
+    if _clean(overrides):
+        log.warning("CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)")
+    from refstis.basedark import make_basedark as refstis_basedark
+
+    with _scratch_copies(paths, output) as (scratch, copies):
+        return _run_refstis(lambda files, out: refstis_basedark(files, out), scratch, output, copies)
+
+
+def make_weekdark(
+    inputs: Sequence[os.PathLike],
+    basedark: os.PathLike,
+    output: os.PathLike,
+    *,
+    engine: str = "auto",
+    overrides: dict | None = None,
+) -> Path:
+    """Build a weekdark with the chosen engine (see :func:`stisdarks.superdark.make_weekdark`)."""
+    paths = superdark.check_dark_inputs(inputs)
+    if resolve_engine(engine) == "native":
+        return superdark.make_weekdark(paths, basedark, output, overrides=_clean(overrides))
+    if _clean(overrides):
+        log.warning("CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)")
+    from refstis.weekdark import make_weekdark as refstis_weekdark
+
+    with _scratch_copies([*paths, basedark], output) as (scratch, copies):
+        base_copy = copies.pop()
+        return _run_refstis(lambda files, out: refstis_weekdark(files, out, base_copy), scratch, output, copies)
+
+
+def crreject(
+    inputs: Sequence[os.PathLike], output: os.PathLike, *, engine: str = "auto", overrides: dict | None = None
+) -> Path:
+    """CR-reject the image sets of ``inputs`` into one calstis-shaped ``_crj``."""
+    if resolve_engine(engine) == "native":
+        from stisdarks.crreject import crreject_files
+
+        return crreject_files(inputs, output, overrides=_clean(overrides))
+    from stistools.ocrreject import ocrreject
+
+    with _scratch_copies(inputs, output) as (scratch, copies):
+        result = scratch / Path(output).name
+        status = ocrreject(copies, str(result), **_clean(overrides))
+        if status != 0 or not result.is_file():
+            raise StisDarksError(f"calstis ocrreject failed (status {status}); see its messages above")
+        os.replace(result, output)
+        return Path(output)
+
+
+def _clean(overrides: dict | None) -> dict:
+    return {k: v for k, v in (overrides or {}).items() if v is not None}

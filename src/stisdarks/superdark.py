@@ -1,0 +1,332 @@
+"""Native basedark and weekdark, reproducing refstis' ``make_basedark`` / ``make_weekdark``.
+
+The same steps as refstis (temperature scaling to 18 °C, joining, calstis cosmic-ray
+rejection, normalisation to e⁻/s, hot-pixel flagging, the weekdark's hot-pixel update
+over the basedark, the reference-file header), on data held in memory or read through
+memory maps: inputs are never modified and no calstis binary is needed. The
+statistics (``sigma_clipped_stats``, ``median_filter``, ``medfilt``) are the very calls
+refstis makes, on the same float32 data, so the hot-pixel flags agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.stats import sigma_clipped_stats
+from scipy.signal import medfilt
+
+from stisdarks.crreject import CRResult, Imset, crreject_stack, read_imsets
+from stisdarks.crrejtab import CRParams, crparams_for
+from stisdarks.errors import InputFileError, StisDarksError
+from stisdarks.fitsio import atomic_path, ext_data
+
+__all__ = [
+    "SIDE2_MJD",
+    "check_dark_inputs",
+    "temperature_factor",
+    "make_basedark",
+    "make_weekdark",
+]
+
+log = logging.getLogger(__name__)
+
+#: Side-2 electronics: dark temperature scaling applies to data after this MJD (2001-07-01)
+SIDE2_MJD = 52091.0
+DARK_VS_T = 0.07
+REF_TEMP = 18.0
+HOT_FLAG = 16
+
+
+def check_dark_inputs(paths: Sequence[os.PathLike], *, require_darks: bool = True) -> list[Path]:
+    """Check that ``paths`` are bias-subtracted STIS CCD dark FLTs of one CCD mode.
+
+    Raises
+    ------
+    StisDarksError
+        One line naming the first problem: a missing or unreadable file, not STIS CCD,
+        not an FLT (no SCI/ERR/DQ image set, bias not subtracted), mixed
+        CCDGAIN/CCDAMP/BINAXIS, or fewer than 2 image sets in total.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise StisDarksError("no input files given; pass the dark _flt files to combine")
+    modes: dict[tuple, list[str]] = {}
+    nimsets = 0
+    for path in paths:
+        if not path.is_file():
+            raise InputFileError(f"{path} does not exist; check the file name")
+        try:
+            with fits.open(path) as hdul:
+                hdr = hdul[0].header
+                names = [
+                    (h.header.get("EXTNAME", "").upper(), h.header.get("EXTVER", 1))
+                    for h in hdul[1:]
+                ]
+        except (OSError, ValueError) as exc:
+            raise InputFileError(
+                f"{path} is not a readable FITS file ({exc}); download it again"
+            ) from exc
+        instr, det = str(hdr.get("INSTRUME", "")).strip(), str(hdr.get("DETECTOR", "")).strip()
+        if instr != "STIS" or det != "CCD":
+            raise InputFileError(
+                f"{path.name} is not a STIS CCD file (INSTRUME={instr!r}, DETECTOR={det!r}); pass STIS CCD dark FLTs"
+            )
+        if require_darks and str(hdr.get("TARGNAME", "")).strip() != "DARK":
+            raise InputFileError(
+                f"{path.name} is not a dark (TARGNAME={hdr.get('TARGNAME')!r}); pass dark FLTs"
+            )
+        n = sum(1 for name, _ in names if name == "SCI")
+        if n == 0 or any((kind, v) not in names for v in range(1, n + 1) for kind in ("ERR", "DQ")):
+            raise InputFileError(
+                f"{path.name} has no complete SCI/ERR/DQ image set; pass _flt files, not _raw"
+            )
+        if "COMPLETE" not in (
+            str(hdr.get("BLEVCORR", "")).strip(),
+            str(hdr.get("BIASCORR", "")).strip(),
+        ):
+            raise InputFileError(
+                f"{path.name} is not bias-subtracted (BLEVCORR/BIASCORR not COMPLETE); use the archive's _flt "
+                "or --engine refstis with a bias file"
+            )
+        key = tuple(hdr.get(k) for k in ("CCDGAIN", "CCDAMP", "BINAXIS1", "BINAXIS2"))
+        modes.setdefault(key, []).append(path.name)
+        nimsets += n
+    if len(modes) > 1:
+        desc = "; ".join(
+            f"CCDGAIN={k[0]} CCDAMP={k[1]} BIN={k[2]}x{k[3]}: {v[0]}{' …' if len(v) > 1 else ''}"
+            for k, v in modes.items()
+        )
+        raise StisDarksError(
+            f"inputs mix CCD modes ({desc}); combine darks of one gain, amplifier and binning"
+        )
+    if nimsets < 2:
+        raise StisDarksError(
+            f"only {nimsets} image set in the input; a superdark needs at least 2 — add more darks"
+        )
+    return paths
+
+
+def temperature_factor(occdhtav: float) -> float:
+    """refstis' side-2 scaling to 18 °C: ``1 / (1 + 0.07 (OCCDHTAV − 18))``."""
+    return 1.0 / (1.0 + DARK_VS_T * (float(occdhtav) - REF_TEMP))
+
+
+class _Scaled:
+    """A memory-mapped image times a factor, computed when read (refstis scales in place)."""
+
+    def __init__(self, data: np.ndarray, factor: float | None):
+        self.data, self.factor = data, factor
+        self.shape = data.shape
+
+    def __getitem__(self, item):
+        block = self.data[item]
+        return block * self.factor if self.factor is not None else block
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[...]
+        return out.astype(dtype) if dtype is not None else out
+
+
+def _stack(paths: Sequence[Path]) -> tuple[list[Imset], list[_Scaled], list[float | None]]:
+    imsets = read_imsets(paths)
+    scaled, factors = [], []
+    for im in imsets:
+        factor = None
+        if float(im.primary.get("TEXPSTRT", 0.0)) > SIDE2_MJD and "TEMPCORR" not in im.primary:
+            if "OCCDHTAV" not in im.sci_header:
+                raise InputFileError(
+                    f"{im.path.name}[SCI,{im.extver}] has no OCCDHTAV; cannot scale to 18 C"
+                )
+            factor = temperature_factor(im.sci_header["OCCDHTAV"])
+        scaled.append(_Scaled(im.sci, factor))
+        factors.append(factor)
+    return imsets, scaled, factors
+
+
+def _combine(
+    paths: Sequence[Path], params: CRParams | None, overrides: dict | None
+) -> tuple[CRResult, list[Imset]]:
+    imsets, scaled, factors = _stack(paths)
+    exptime = [float(im.sci_header["EXPTIME"]) for im in imsets]
+    noise = [
+        float(np.float32(im.primary["READNSE"]) / np.float32(im.primary["ATODGAIN"]))
+        for im in imsets
+    ]
+    gain = [float(im.primary["ATODGAIN"]) for im in imsets]
+    if params is None:
+        mean = float(np.sum(np.asarray(exptime, dtype=np.float32), dtype=np.float32)) / len(imsets)
+        params = crparams_for(imsets[0].primary, len(imsets), mean, overrides)
+    elif overrides:
+        params = params.with_overrides(**overrides)
+    log.info(
+        "combining %d image sets from %d files (CR parameters: %s)",
+        len(imsets),
+        len(paths),
+        params.source,
+    )
+    result = crreject_stack(scaled, [im.dq for im in imsets], exptime, noise, gain, params)
+    return result, imsets
+
+
+def _normalise(result: CRResult, imsets: Sequence[Imset]) -> tuple[np.ndarray, np.ndarray]:
+    """refstis ``normalize_crj``: divide by TEXPTIME/ATODGAIN (float32 data, Python-float factor)."""
+    texptime = float(np.float32(result.texptime))
+    gain = float(imsets[0].primary["ATODGAIN"])
+    norm = texptime / gain
+    return result.sci / norm, result.err / abs(norm)
+
+
+def _clipped(data: np.ndarray, sigma: float, maxiters: int):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sigma_clipped_stats(data, sigma=sigma, maxiters=maxiters)
+
+
+def flag_basedark_hot_pixels(sci: np.ndarray, dq: np.ndarray) -> np.ndarray:
+    """refstis ``update_sci`` then ``find_hotpix``: DQ = 16 on hot pixels (assigned, not OR-ed)."""
+    from scipy.ndimage import median_filter  # noqa: F401  (refstis computes, never uses, a 3x3 median)
+
+    mean, _median, std = _clipped(sci, 5, 50)
+    fivesig = mean + 5.0 * std
+    only_hotpix = np.where(sci >= fivesig, sci - mean, 0)
+    dq = np.where(only_hotpix >= 0.1, HOT_FLAG, dq)
+    mean, median, std = _clipped(sci, 3, 40)
+    five_sigma = median + 5 * std
+    dq = np.array(dq, dtype=np.int16)
+    dq[(sci > five_sigma) & (sci > mean + 0.1)] = HOT_FLAG
+    return dq
+
+
+def weekdark_update(
+    crj_sci: np.ndarray,
+    crj_err: np.ndarray,
+    crj_dq: np.ndarray,
+    base_sci: np.ndarray,
+    base_err: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """refstis ``create_superdark``: the week's hot pixels over the basedark."""
+    _mean, median, std = _clipped(crj_sci, 5, 40)
+    p_five_sigma = median + (5 * std)
+    log.info("weekdark hot pixels are above %.4g e-/s", p_five_sigma)
+    _bmean, base_median, _bstd = _clipped(base_sci, 5, 40)
+    zerodark = crj_sci - base_median
+    only_hotpix = np.where(crj_sci >= p_five_sigma, zerodark, 0.0)
+    basedark_med = medfilt(np.array(base_sci, dtype=np.float32), (5, 5))
+    only_dark = np.where(base_sci >= p_five_sigma, basedark_med, base_sci)
+    sci = only_dark + only_hotpix
+    dq = np.where(only_hotpix >= p_five_sigma, HOT_FLAG, crj_dq)
+    err = np.where(only_hotpix == 0, base_err, crj_err)
+    return sci.astype(np.float32), err.astype(np.float32), dq.astype(np.int16)
+
+
+def _write_reference(
+    output: os.PathLike,
+    inputs: Sequence[Path],
+    sci: np.ndarray,
+    err: np.ndarray,
+    dq: np.ndarray,
+    taskname: str,
+    params_source: str,
+) -> Path:
+    """Write the reference file with the primary header refstis builds (its own function, on our file)."""
+    import contextlib
+    import io
+
+    from refstis.functions import update_header_from_input
+
+    output = Path(output)
+    with atomic_path(output) as tmp:
+        fits.HDUList(
+            [
+                fits.PrimaryHDU(),
+                fits.ImageHDU(sci, name="SCI"),
+                fits.ImageHDU(err, name="ERR"),
+                fits.ImageHDU(dq, name="DQ"),
+            ]
+        ).writeto(tmp, overwrite=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            update_header_from_input(str(tmp), [str(p) for p in inputs])
+        with fits.open(tmp, mode="update") as hdul:
+            hdul[0].header["FILENAME"] = output.name
+            hdul[0].header["TASKNAME"] = taskname
+            hdul[0].header.add_history(
+                f"Built by the stisdarks native engine; CR parameters: {params_source}"
+            )
+    log.info("wrote %s", output)
+    return output
+
+
+def make_basedark(
+    inputs: Sequence[os.PathLike],
+    output: os.PathLike,
+    *,
+    params: CRParams | None = None,
+    overrides: dict | None = None,
+) -> Path:
+    """Build a monthly basedark from dark FLTs, as refstis ``make_basedark`` does.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        Bias-subtracted STIS CCD dark ``_flt`` files of one CCD mode (never modified).
+    output : path-like
+        The basedark (written atomically).
+    params, overrides
+        CR-rejection parameters (default: the inputs' CRREJTAB, as calstis).
+    """
+    paths = check_dark_inputs(inputs)
+    result, imsets = _combine(paths, params, overrides)
+    sci, err = _normalise(result, imsets)
+    dq = flag_basedark_hot_pixels(sci, result.dq)
+    log.info("basedark: %d hot pixels flagged", int(np.count_nonzero(dq == HOT_FLAG)))
+    return _write_reference(
+        output, paths, sci, err, dq, "BASEDARK", _source(params, imsets, overrides)
+    )
+
+
+def make_weekdark(
+    inputs: Sequence[os.PathLike],
+    basedark: os.PathLike,
+    output: os.PathLike,
+    *,
+    params: CRParams | None = None,
+    overrides: dict | None = None,
+) -> Path:
+    """Build a weekdark on top of ``basedark``, as refstis ``make_weekdark`` does."""
+    paths = check_dark_inputs(inputs)
+    base = Path(basedark)
+    if not base.is_file():
+        raise InputFileError(f"basedark {base} does not exist; build it first (stisdarks basedark)")
+    with fits.open(base) as hb:
+        try:
+            base_sci = ext_data(hb["SCI", 1], np.float32)
+            base_err = ext_data(hb["ERR", 1], np.float32)
+        except KeyError as exc:
+            raise InputFileError(
+                f"{base.name} has no SCI/ERR extension; it is not a basedark"
+            ) from exc
+    result, imsets = _combine(paths, params, overrides)
+    if base_sci.shape != result.sci.shape:
+        raise StisDarksError(
+            f"basedark {base.name} is {base_sci.shape[1]}x{base_sci.shape[0]} but the darks are "
+            f"{result.sci.shape[1]}x{result.sci.shape[0]}; use the basedark of the same binning"
+        )
+    sci, err = _normalise(result, imsets)
+    sci, err, dq = weekdark_update(sci, err, result.dq, base_sci, base_err)
+    log.info("weekdark: %d hot pixels flagged", int(np.count_nonzero(dq == HOT_FLAG)))
+    return _write_reference(
+        output, paths, sci, err, dq, "WEEKDARK", _source(params, imsets, overrides)
+    )
+
+
+def _source(params, imsets, overrides) -> str:
+    if params is not None:
+        return params.source
+    name = str(imsets[0].primary.get("CRREJTAB", "defaults")).strip()
+    return name + (f" with overrides {overrides}" if overrides else "")

@@ -25,9 +25,7 @@ __all__ = ["ENGINES", "resolve_engine", "make_basedark", "make_weekdark", "crrej
 log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "native", "refstis")
-_MISSING_CS0 = (
-    "cs0.e not found on PATH; install hstcal (conda install -c conda-forge hstcal) or use the native engine"
-)
+_MISSING_CS0 = "cs0.e not found on PATH; install hstcal (conda install -c conda-forge hstcal) or use the native engine"
 
 
 def resolve_engine(engine: str = "auto") -> str:
@@ -78,18 +76,26 @@ def _run_refstis(func, scratch: Path, output: os.PathLike, *args) -> Path:
 
 
 def make_basedark(
-    inputs: Sequence[os.PathLike], output: os.PathLike, *, engine: str = "auto", overrides: dict | None = None
+    inputs: Sequence[os.PathLike],
+    output: os.PathLike,
+    *,
+    engine: str = "auto",
+    overrides: dict | None = None,
 ) -> Path:
     """Build a basedark with the chosen engine (see :func:`stisdarks.superdark.make_basedark`)."""
     paths = superdark.check_dark_inputs(inputs)
     if resolve_engine(engine) == "native":
         return superdark.make_basedark(paths, output, overrides=_clean(overrides))
     if _clean(overrides):
-        log.warning("CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)")
+        log.warning(
+            "CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)"
+        )
     from refstis.basedark import make_basedark as refstis_basedark
 
     with _scratch_copies(paths, output) as (scratch, copies):
-        return _run_refstis(lambda files, out: refstis_basedark(files, out), scratch, output, copies)
+        return _run_refstis(
+            lambda files, out: refstis_basedark(files, out), scratch, output, copies
+        )
 
 
 def make_weekdark(
@@ -105,16 +111,24 @@ def make_weekdark(
     if resolve_engine(engine) == "native":
         return superdark.make_weekdark(paths, basedark, output, overrides=_clean(overrides))
     if _clean(overrides):
-        log.warning("CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)")
+        log.warning(
+            "CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)"
+        )
     from refstis.weekdark import make_weekdark as refstis_weekdark
 
     with _scratch_copies([*paths, basedark], output) as (scratch, copies):
         base_copy = copies.pop()
-        return _run_refstis(lambda files, out: refstis_weekdark(files, out, base_copy), scratch, output, copies)
+        return _run_refstis(
+            lambda files, out: refstis_weekdark(files, out, base_copy), scratch, output, copies
+        )
 
 
 def crreject(
-    inputs: Sequence[os.PathLike], output: os.PathLike, *, engine: str = "auto", overrides: dict | None = None
+    inputs: Sequence[os.PathLike],
+    output: os.PathLike,
+    *,
+    engine: str = "auto",
+    overrides: dict | None = None,
 ) -> Path:
     """CR-reject the image sets of ``inputs`` into one calstis-shaped ``_crj``."""
     if resolve_engine(engine) == "native":
@@ -127,7 +141,9 @@ def crreject(
         result = scratch / Path(output).name
         status = ocrreject(copies, str(result), **_clean(overrides))
         if status != 0 or not result.is_file():
-            raise StisDarksError(f"calstis ocrreject failed (status {status}); see its messages above")
+            raise StisDarksError(
+                f"calstis ocrreject failed (status {status}); see its messages above"
+            )
         os.replace(result, output)
         return Path(output)
 

@@ -22,6 +22,7 @@ rule basedark:
     params:
         engine=config["engine"],
         crreject=config["crreject"],
+        crds=config["crds"],
     script:
         "../scripts/basedark.py"
 
@@ -46,5 +47,6 @@ rule weekdark:
     params:
         engine=config["engine"],
         crreject=config["crreject"],
+        crds=config["crds"],
     script:
         "../scripts/weekdark.py"

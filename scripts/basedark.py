@@ -15,4 +15,6 @@ run_stage(
     used_csv=snakemake.output.used,
     engine=snakemake.params.engine,
     crreject=dict(snakemake.params.crreject),
+    crds=dict(snakemake.params.crds),
+    archive=stages.archive_from_config(snakemake.config),
 )

@@ -11,4 +11,6 @@ run_stage(
     output=snakemake.output[0],
     engine=snakemake.params.engine,
     crreject=dict(snakemake.params.crreject),
+    crds=dict(snakemake.params.crds),
+    archive=stages.archive_from_config(snakemake.config),
 )

@@ -35,7 +35,8 @@ def configure_logging(log_file: str | Path | None = None, level: int = logging.I
         fh = logging.FileHandler(log_file, mode="w")
         fh.setFormatter(logging.Formatter(_FORMAT))
         root.addHandler(fh)
-    for noisy in ("matplotlib", "urllib3", "PIL", "astroquery", "CRDS"):
+    # (astroquery and CRDS install their own logger classes: never create theirs first)
+    for noisy in ("matplotlib", "urllib3", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

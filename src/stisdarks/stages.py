@@ -15,7 +15,7 @@ from typing import Any
 
 from stisdarks.archive import SCIENCE_KINDS, AnnealPeriod, Product, open_archive
 from stisdarks.archive.base import Archive
-from stisdarks.errors import ArchiveError, ConfigError
+from stisdarks.errors import ArchiveError, ConfigError, StisDarksError
 from stisdarks.science import check_obs_id, read_json, science_facts, write_json  # noqa: F401 (read_json re-exported for scripts)
 from stisdarks.selection import (
     mode_label,
@@ -186,6 +186,35 @@ def _rows_for(darks_csv: os.PathLike, paths: Sequence[os.PathLike]):
     return [d for d in read_dark_table(darks_csv) if d.product.filename in names]
 
 
+def dark_references(first_dark: os.PathLike, crds: dict[str, Any], archive: Archive) -> Path:
+    """Make the references the darks' CR rejection reads (CRREJTAB, CCDTAB) present; set ``oref``.
+
+    Returns the ``oref`` directory (``<crds.path>/references/hst/oref``).
+    """
+    from astropy.io import fits
+
+    from stisdarks import references as refs
+
+    hdr = fits.getheader(first_dark, 0)
+    archive_oref = getattr(archive, "oref_dir", None)
+    for key in ("CRREJTAB", "CCDTAB"):
+        name = str(hdr.get(key, "")).strip()
+        if name and name.upper() != "N/A":
+            try:
+                refs.fetch_reference(
+                    name,
+                    crds["path"],
+                    archive_oref=archive_oref,
+                    mode=crds["mode"],
+                    server_url=crds["server"],
+                )
+            except StisDarksError as exc:
+                log.warning("%s; the documented defaults will be used", exc)
+    oref = refs.oref_dir(crds["path"]).resolve()
+    os.environ["oref"] = f"{oref}/"
+    return oref
+
+
 def basedark(
     darks_csv: os.PathLike,
     dark_files: Sequence[os.PathLike],
@@ -196,6 +225,8 @@ def basedark(
     *,
     engine: str,
     crreject: dict[str, Any],
+    crds: dict[str, Any],
+    archive: Archive,
 ) -> Path:
     """Build the period's basedark from the downloaded darks whose headers match the science mode."""
     from stisdarks import engines
@@ -208,6 +239,7 @@ def basedark(
             "dropped %d of %d downloaded darks on their headers", len(dropped), len(dark_files)
         )
     require_darks(kept, period, mode)
+    dark_references(sorted(kept)[0], crds, archive)
     log.info("basedark from %d darks (engine %s)", len(kept), engine)
     engines.make_basedark(sorted(kept), output, engine=engine, overrides=crreject)
     write_dark_table(used_csv, _rows_for(darks_csv, kept))
@@ -240,9 +272,13 @@ def weekdark(
     *,
     engine: str,
     crreject: dict[str, Any],
+    crds: dict[str, Any],
+    archive: Archive,
 ) -> Path:
     """Build the target's weekdark on top of the period's basedark."""
     from stisdarks import engines
+
+    dark_references(sorted(map(Path, week_files))[0], crds, archive)
 
     log.info("weekdark from %d darks over %s (engine %s)", len(week_files), basedark_fits, engine)
     engines.make_weekdark(
@@ -266,8 +302,7 @@ def references(
 
     from stisdarks import references as refs
 
-    archive_oref = archive.reference_path("oref$") if hasattr(archive, "reference_path") else None
-    archive_oref = Path(archive_oref).parent if archive_oref else None
+    archive_oref = getattr(archive, "oref_dir", None)  # a local archive carries its own references
     best = refs.sync_references(
         raw, crds_path, archive_oref=archive_oref, mode=crds_mode, server_url=crds_server
     )

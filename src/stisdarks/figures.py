@@ -1,0 +1,196 @@
+"""Comparison figures, one PNG each (matplotlib, Agg).
+
+Images are shown with ``origin="lower"`` (detector rows upward), an asinh stretch
+between percentiles, and labelled colour bars with units.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from astropy.io import fits  # noqa: E402
+from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+
+from stisdarks.extraction import box_weights, trace_rows  # noqa: E402
+from stisdarks.fitsio import atomic_path, ext_data  # noqa: E402
+
+__all__ = ["plot_dark", "plot_ratio", "plot_crj_comparison", "plot_spectra", "choose_zoom"]
+
+log = logging.getLogger(__name__)
+
+
+def _save(fig, path: os.PathLike) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def _sci(path: os.PathLike) -> np.ndarray:
+    with fits.open(path) as hdul:
+        return ext_data(hdul["SCI", 1], np.float32)
+
+
+def _name(path: os.PathLike) -> str:
+    return Path(path).name
+
+
+def plot_dark(path: os.PathLike, dark_fits: os.PathLike, title: str) -> Path:
+    """A dark reference file (e⁻/s), asinh stretch, hot pixels counted in the title."""
+    data = _sci(dark_fits)
+    norm = ImageNormalize(data, interval=PercentileInterval(99.8), stretch=AsinhStretch(0.05))
+    fig, ax = plt.subplots(figsize=(7, 6.2))
+    im = ax.imshow(data, origin="lower", cmap="gray", norm=norm, interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="dark current (e⁻/s at 18 °C)")
+    n_hot = int(np.count_nonzero(data > 0.1))
+    ax.set_title(
+        f"{title}\n{_name(dark_fits)} — {n_hot} pixels > 0.1 e⁻/s, median {np.median(data):.4f} e⁻/s"
+    )
+    ax.set_xlabel("column (pixel)")
+    ax.set_ylabel("row (pixel)")
+    return _save(fig, path)
+
+
+def plot_ratio(path: os.PathLike, weekdark: os.PathLike, pipeline_dark: os.PathLike) -> Path:
+    """Weekdark / pipeline dark on a diverging colour map centred on 1."""
+    week, pipe = _sci(weekdark), _sci(pipeline_dark)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = max(float(np.median(np.abs(pipe))), 1e-4)
+        ratio = week / np.maximum(pipe, floor)
+    lo, hi = np.nanpercentile(ratio, [0.5, 99.5])
+    span = max(1 - lo, hi - 1, 0.5)
+    fig, ax = plt.subplots(figsize=(7, 6.2))
+    im = ax.imshow(
+        ratio, origin="lower", cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=1.0, vmin=max(0, 1 - span), vmax=1 + span),
+        interpolation="nearest",
+    )  # fmt: skip
+    fig.colorbar(im, ax=ax, label="weekdark / pipeline dark")
+    new_hot = int(np.count_nonzero((week > 0.1) & (pipe <= 0.1)))
+    ax.set_title(
+        f"weekdark / pipeline dark ({_name(pipeline_dark)})\n{new_hot} pixels hot (> 0.1 e⁻/s) in the weekdark only"
+    )
+    ax.set_xlabel("column (pixel)")
+    ax.set_ylabel("row (pixel)")
+    return _save(fig, path)
+
+
+def _extraction_mask(shape, sx1: os.PathLike | None) -> np.ndarray:
+    if sx1 is None:
+        return np.ones(shape, dtype=bool)
+    with fits.open(sx1) as hdul:
+        row = hdul[1].data[0]
+        return box_weights(shape[0], trace_rows(row["EXTRLOCY"]), float(row["EXTRSIZE"])) > 0
+
+
+def choose_zoom(
+    diff: np.ndarray, region: np.ndarray, half: int = 25
+) -> tuple[slice, slice, tuple[int, int]]:
+    """Window of ±``half`` pixels around the largest change inside ``region`` (kept inside the image)."""
+    from scipy.ndimage import uniform_filter
+
+    # the strongest change (lightly smoothed, so a cluster beats a lone pixel of equal height)
+    score = uniform_filter(np.abs(np.where(region, diff, 0)).astype(np.float64), size=5)
+    cy, cx = np.unravel_index(int(np.argmax(score)), diff.shape)
+    ny, nx = diff.shape
+    y0 = int(np.clip(cy - half, 0, max(0, ny - 2 * half - 1)))
+    x0 = int(np.clip(cx - half, 0, max(0, nx - 2 * half - 1)))
+    return (
+        slice(y0, min(ny, y0 + 2 * half + 1)),
+        slice(x0, min(nx, x0 + 2 * half + 1)),
+        (int(cy), int(cx)),
+    )
+
+
+def plot_crj_comparison(
+    path: os.PathLike,
+    pipeline_crj: os.PathLike,
+    recal_crj: os.PathLike,
+    sx1: os.PathLike | None = None,
+) -> Path:
+    """Pipeline vs recalibrated ``_crj`` and their difference, zoomed where the change is largest."""
+    old, new = _sci(pipeline_crj), _sci(recal_crj)
+    diff = old - new
+    region = _extraction_mask(old.shape, sx1)
+    ys, xs, centre = choose_zoom(diff, region)
+    norm = ImageNormalize(np.concatenate([old[ys, xs].ravel(), new[ys, xs].ravel()]),
+                          interval=PercentileInterval(99.5), stretch=AsinhStretch(0.1))  # fmt: skip
+    extent = (xs.start - 0.5, xs.stop - 0.5, ys.start - 0.5, ys.stop - 0.5)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5), sharey=True)
+    for ax, data, label in (
+        (axes[0], old, "pipeline _crj"),
+        (axes[1], new, "recalibrated _crj (weekdark)"),
+    ):
+        im = ax.imshow(
+            data[ys, xs],
+            origin="lower",
+            cmap="gray",
+            norm=norm,
+            extent=extent,
+            interpolation="nearest",
+        )
+        ax.set_title(label)
+        fig.colorbar(im, ax=ax, label="counts (DN)", fraction=0.046)
+    d = diff[ys, xs]
+    lim = max(float(np.nanmax(np.abs(d))), 1e-6)
+    im = axes[2].imshow(
+        d,
+        origin="lower",
+        cmap="RdBu_r",
+        vmin=-lim,
+        vmax=lim,
+        extent=extent,
+        interpolation="nearest",
+    )
+    axes[2].set_title("pipeline − recalibrated")
+    fig.colorbar(im, ax=axes[2], label="counts (DN)", fraction=0.046)
+    if sx1 is not None:
+        with fits.open(sx1) as hdul:
+            row = hdul[1].data[0]
+            cols = np.arange(xs.start, xs.stop)
+            trace = trace_rows(row["EXTRLOCY"])[cols]
+            half = float(row["EXTRSIZE"]) / 2
+        for ax in axes:
+            ax.plot(cols, trace - half, color="orange", lw=0.8, ls="--")
+            ax.plot(cols, trace + half, color="orange", lw=0.8, ls="--", label="extraction box")
+        axes[0].legend(loc="upper right", fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("column (pixel)")
+    axes[0].set_ylabel("row (pixel)")
+    fig.suptitle(
+        f"{_name(pipeline_crj)}: zoom on ({centre[1]}, {centre[0]}), where the new dark changed the extraction region most"
+    )
+    return _save(fig, path)
+
+
+def plot_spectra(path: os.PathLike, pipeline_sx1: os.PathLike, recal_sx1: os.PathLike) -> Path:
+    """Pipeline and recalibrated FLUX, and their difference."""
+    with fits.open(pipeline_sx1) as h1, fits.open(recal_sx1) as h2:
+        r1, r2 = h1[1].data[0], h2[1].data[0]
+        wave = np.asarray(r1["WAVELENGTH"])
+        f1, f2 = np.asarray(r1["FLUX"], float), np.asarray(r2["FLUX"], float)
+        unit = h1[1].columns["FLUX"].unit or "erg/s/cm²/Å"
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7), sharex=True, height_ratios=[2, 1])
+    ax1.plot(wave, f1, lw=0.8, color="tab:red", label="pipeline _sx1")
+    ax1.plot(wave, f2, lw=0.8, color="tab:blue", label="recalibrated with the weekdark")
+    ax1.set_ylabel(f"flux ({unit})")
+    ax1.legend()
+    lo, hi = np.nanpercentile(np.concatenate([f1, f2]), [1, 99.5])
+    pad = 0.15 * (hi - lo)
+    ax1.set_ylim(lo - pad, hi + pad)
+    delta = f1 - f2
+    ax2.plot(wave, delta, lw=0.8, color="k")
+    ax2.axhline(0, color="gray", lw=0.5)
+    ax2.set_ylabel("pipeline − recalibrated")
+    ax2.set_xlabel("wavelength (Å)")
+    ax1.set_title(
+        f"{_name(pipeline_sx1)}: median change {np.nanmedian(delta):.3g}, RMS {np.sqrt(np.nanmean(delta**2)):.3g} {unit}"
+    )
+    return _save(fig, path)

@@ -60,22 +60,28 @@ def plot_dark(path: os.PathLike, dark_fits: os.PathLike, title: str) -> Path:
 
 
 def plot_ratio(path: os.PathLike, weekdark: os.PathLike, pipeline_dark: os.PathLike) -> Path:
-    """Weekdark / pipeline dark on a diverging colour map centred on 1."""
+    """Weekdark / pipeline dark on a diverging colour map centred on 1.
+
+    Both darks are floored at five times the pipeline dark's median before dividing, so
+    the noise of the dark-current floor shows as 1 (white) and hot pixels stand out:
+    red where the weekdark is hotter (hot pixels the pipeline dark missed), blue where
+    the pipeline dark was hotter (pixels that annealed or cooled).
+    """
     week, pipe = _sci(weekdark), _sci(pipeline_dark)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        floor = max(float(np.median(np.abs(pipe))), 1e-4)
-        ratio = week / np.maximum(pipe, floor)
-    lo, hi = np.nanpercentile(ratio, [0.5, 99.5])
-    span = max(1 - lo, hi - 1, 0.5)
+    floor = max(5.0 * float(np.median(pipe)), 1e-3)
+    ratio = np.maximum(week, floor) / np.maximum(pipe, floor)
+    vmax = max(2.0, float(np.percentile(ratio, 99.95)))
     fig, ax = plt.subplots(figsize=(7, 6.2))
     im = ax.imshow(
-        ratio, origin="lower", cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=1.0, vmin=max(0, 1 - span), vmax=1 + span),
+        ratio, origin="lower", cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=1.0, vmin=0.0, vmax=vmax),
         interpolation="nearest",
     )  # fmt: skip
-    fig.colorbar(im, ax=ax, label="weekdark / pipeline dark")
+    fig.colorbar(im, ax=ax, label=f"weekdark / pipeline dark (both floored at {floor:.3f} e⁻/s)")
     new_hot = int(np.count_nonzero((week > 0.1) & (pipe <= 0.1)))
+    cooled = int(np.count_nonzero((pipe > 0.1) & (week <= 0.1)))
     ax.set_title(
-        f"weekdark / pipeline dark ({_name(pipeline_dark)})\n{new_hot} pixels hot (> 0.1 e⁻/s) in the weekdark only"
+        f"weekdark / pipeline dark ({_name(pipeline_dark)})\n"
+        f"{new_hot} new hot pixels (> 0.1 e⁻/s), {cooled} cooled since the pipeline dark"
     )
     ax.set_xlabel("column (pixel)")
     ax.set_ylabel("row (pixel)")

@@ -238,7 +238,9 @@ def _write_reference(
     import contextlib
     import io
 
-    from refstis.functions import update_header_from_input
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stsci.tools' GFIT deprecation, raised on import
+        from refstis.functions import update_header_from_input
 
     output = Path(output)
     with atomic_path(output) as tmp:

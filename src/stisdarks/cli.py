@@ -1,0 +1,131 @@
+"""``stisdarks``: the library's building blocks on the command line.
+
+::
+
+    stisdarks crreject -o OUT_crj.fits IN_flt.fits ...
+    stisdarks basedark -o basedark.fits DARK_flt.fits ...
+    stisdarks weekdark --basedark basedark.fits -o weekdark.fits DARK_flt.fits ...
+    stisdarks demo-archive DIR [--size N] [--n-darks N] [--seed S]
+
+Bad input ends with one line ``stisdarks: error: ...`` on stderr and exit status 2;
+nothing is written then (outputs appear atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from stisdarks import __version__
+from stisdarks.errors import StisDarksError
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, help="output FITS file (written atomically)")
+    p.add_argument("inputs", nargs="+", help="input STIS CCD _flt files")
+    p.add_argument(
+        "--engine", choices=("auto", "native", "refstis"), default="auto",
+        help="native (NumPy), refstis (refstis + hstcal's cs0.e), auto (refstis when cs0.e is on PATH)",
+    )  # fmt: skip
+    g = p.add_argument_group(
+        "cosmic-ray rejection overrides (default: the inputs' CRREJTAB, as calstis)"
+    )
+    g.add_argument("--crsigmas", help="rejection thresholds per iteration, e.g. 5,4,3")
+    g.add_argument("--crradius", type=float, help="propagation radius (pixels)")
+    g.add_argument("--crthresh", type=float, help="propagation threshold factor")
+    g.add_argument("--initgues", choices=("median", "minimum"), help="initial guess")
+    g.add_argument("--scalense", type=float, help="multiplicative noise (percent)")
+    g.add_argument("--badinpdq", type=int, help="DQ bits to exclude")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(prog="stisdarks", description="Custom STIS CCD superdarks.")
+    parser.add_argument("--version", action="version", version=f"stisdarks {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="debug messages")
+    common.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_engine_options(
+        sub.add_parser(
+            "crreject",
+            parents=[common],
+            help="combine image sets rejecting cosmic rays (calstis-2)",
+        )
+    )
+    _add_engine_options(
+        sub.add_parser(
+            "basedark",
+            parents=[common],
+            help="monthly basedark from dark FLTs (refstis make_basedark)",
+        )
+    )
+    week = sub.add_parser(
+        "weekdark", parents=[common], help="weekdark on top of a basedark (refstis make_weekdark)"
+    )
+    week.add_argument("--basedark", required=True, help="the period's basedark")
+    _add_engine_options(week)
+    demo = sub.add_parser(
+        "demo-archive", parents=[common], help="write the synthetic STIS CCD demo archive"
+    )
+    demo.add_argument("directory", help="archive directory")
+    demo.add_argument("--size", type=int, default=1024, help="image size in pixels (default 1024)")
+    demo.add_argument(
+        "--n-darks", type=int, default=56, help="darks in the anneal period (default 56)"
+    )
+    demo.add_argument("--seed", type=int, default=2021, help="random seed (default 2021)")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return {
+        k: getattr(args, k)
+        for k in ("crsigmas", "crradius", "crthresh", "initgues", "scalense", "badinpdq")
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        if args.command == "demo-archive":
+            from stisdarks.synthetic import generate_archive
+
+            if args.size < 64 or args.size > 1024 or args.n_darks < 4:
+                raise StisDarksError("--size must be 64..1024 and --n-darks at least 4")
+            generate_archive(args.directory, size=args.size, n_darks=args.n_darks, seed=args.seed)
+            return 0
+        from stisdarks import engines
+
+        if args.command == "crreject":
+            engines.crreject(
+                args.inputs, args.output, engine=args.engine, overrides=_overrides(args)
+            )
+        elif args.command == "basedark":
+            engines.make_basedark(
+                args.inputs, args.output, engine=args.engine, overrides=_overrides(args)
+            )
+        else:
+            engines.make_weekdark(
+                args.inputs,
+                args.basedark,
+                args.output,
+                engine=args.engine,
+                overrides=_overrides(args),
+            )
+    except StisDarksError as exc:
+        print(f"stisdarks: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

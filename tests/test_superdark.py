@@ -1,0 +1,128 @@
+"""Native basedark/weekdark vs refstis + calstis (hstcal 3.5.0) on the golden set; engines; inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from stisdarks import engines
+from stisdarks.errors import StisDarksError
+from stisdarks.fitsio import ext_data
+from stisdarks.superdark import check_dark_inputs, make_basedark, make_weekdark
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+INPUTS = [GOLDEN / "inputs" / name for name in MANIFEST["inputs"]]
+WEEK = [GOLDEN / "inputs" / name for name in MANIFEST["week"]]
+
+
+@pytest.fixture(autouse=True)
+def golden_oref(monkeypatch):
+    monkeypatch.setenv("oref", str(GOLDEN / "oref") + "/")
+
+
+def digest(paths) -> dict[str, str]:
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def fraction_close(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.mean(np.abs(a - b) <= 1e-4 * np.abs(b) + 1e-6))
+
+
+def compare_with_golden(mine: Path, reference: Path) -> None:
+    with fits.open(mine) as a, fits.open(reference) as b:
+        for ext in ("SCI", "ERR"):
+            assert fraction_close(ext_data(a[ext]), ext_data(b[ext])) >= 0.9999, ext
+        assert np.mean(ext_data(a["DQ"]) == ext_data(b["DQ"])) >= 0.9999
+        ha, hb = a[0].header, b[0].header
+        keys = {k for k in hb if k not in ("HISTORY", "COMMENT", "")}
+        assert keys <= set(ha), f"missing keywords {keys - set(ha)}"
+        for key in keys - {"FILENAME"}:
+            assert ha[key] == hb[key], key
+        # the input list and every refstis HISTORY line, then our own provenance line
+        assert list(ha["HISTORY"])[: len(hb["HISTORY"])] == list(hb["HISTORY"])
+
+
+def test_native_basedark_matches_refstis_calstis(tmp_path):
+    before = digest(INPUTS)
+    out = make_basedark(INPUTS, tmp_path / "basedark.fits")
+    assert digest(INPUTS) == before, "an input was modified"
+    compare_with_golden(out, GOLDEN / "basedark.fits")
+
+
+def test_native_weekdark_matches_refstis_calstis(tmp_path):
+    before = digest([*WEEK, GOLDEN / "basedark.fits"])
+    out = make_weekdark(WEEK, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits")
+    assert digest([*WEEK, GOLDEN / "basedark.fits"]) == before
+    compare_with_golden(out, GOLDEN / "weekdark.fits")
+
+
+def test_engine_switch(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert engines.resolve_engine("auto") == "native"
+    with pytest.raises(StisDarksError, match="cs0.e not found on PATH; install hstcal") as err:
+        engines.make_basedark(INPUTS, tmp_path / "b.fits", engine="refstis")
+    assert "\n" not in str(err.value) and not (tmp_path / "b.fits").exists()
+    with pytest.raises(StisDarksError, match="unknown engine"):
+        engines.resolve_engine("fast")
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/hstcal/bin/cs0.e")
+    assert engines.resolve_engine("auto") == "refstis"
+
+
+def test_refstis_engine_works_on_copies_only(tmp_path, monkeypatch):
+    """The refstis path runs refstis on copies in a scratch directory and never on the inputs."""
+    seen = {}
+
+    def fake_refstis_basedark(files, out):  # stands in for refstis only to record what it was given
+        seen["files"] = list(files)
+        shutil.copyfile(GOLDEN / "basedark.fits", out)
+
+    import refstis.basedark
+
+    monkeypatch.setattr(refstis.basedark, "make_basedark", fake_refstis_basedark)
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/hstcal/bin/cs0.e")
+    out = engines.make_basedark(INPUTS, tmp_path / "out" / "basedark.fits", engine="refstis")
+    assert out.is_file()
+    assert all(Path(f).parent != GOLDEN / "inputs" for f in seen["files"])
+    assert [Path(f).name for f in seen["files"]] == [p.name for p in INPUTS]
+    assert list((tmp_path / "out").iterdir()) == [out], "the scratch directory was left behind"
+
+
+def flt_copy(tmp_path: Path, name: str, **keys) -> Path:
+    path = tmp_path / name
+    shutil.copyfile(INPUTS[0], path)
+    with fits.open(path, mode="update") as hdul:
+        for key, value in keys.items():
+            hdul[0].header[key] = value
+    return path
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"DETECTOR": "FUV-MAMA"}, "is not a STIS CCD file"),
+        ({"TARGNAME": "HD12345"}, "is not a dark"),
+        ({"CCDGAIN": 4}, "inputs mix CCD modes"),
+        ({"CCDAMP": "A"}, "inputs mix CCD modes"),
+        ({"BLEVCORR": "PERFORM", "BIASCORR": "PERFORM"}, "is not bias-subtracted"),
+    ],
+)
+def test_bad_inputs_are_one_line(tmp_path, keys, message):
+    bad = flt_copy(tmp_path, "obad00000q_flt.fits", **keys)
+    with pytest.raises(StisDarksError, match=message) as err:
+        check_dark_inputs([INPUTS[1], bad])
+    assert "\n" not in str(err.value)
+
+
+def test_too_few_image_sets_and_missing_file(tmp_path):
+    with pytest.raises(StisDarksError, match="at least 2"):
+        check_dark_inputs([INPUTS[0]])
+    with pytest.raises(StisDarksError, match="does not exist"):
+        check_dark_inputs([INPUTS[0], tmp_path / "nope_flt.fits"])

@@ -52,10 +52,17 @@ def stage_table(workdir: Path) -> list[tuple[str, int, float, float, float]]:
         rule = tsv.stem if tsv.parent.name not in ("darks",) else "download_dark"
         with open(tsv) as fh:
             for row in csv.DictReader(fh, delimiter="\t"):
-                rss = float(row["max_rss"]) if row.get("max_rss") not in (None, "", "NA", "-") else float("nan")
+                rss = (
+                    float(row["max_rss"])
+                    if row.get("max_rss") not in (None, "", "NA", "-")
+                    else float("nan")
+                )
                 acc[rule].append((float(row["s"]), rss))
     return sorted(
-        ((rule, len(v), sum(s for s, _ in v), max(s for s, _ in v), max(r for _, r in v)) for rule, v in acc.items()),
+        (
+            (rule, len(v), sum(s for s, _ in v), max(s for s, _ in v), max(r for _, r in v))
+            for rule, v in acc.items()
+        ),
         key=lambda r: -r[2],
     )
 
@@ -75,9 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     config["archive"]["demo"].update(size=args.size, n_darks=args.n_darks, seed=args.seed)
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
-    snakemake = [sys.executable, "-m", "snakemake", "--configfile", "bench.yaml", "--cores", str(args.cores)]
+    snakemake = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--configfile",
+        "bench.yaml",
+        "--cores",
+        str(args.cores),
+    ]
 
-    print(f"workflow benchmark: {args.size}x{args.size}, {args.n_darks} darks, {args.cores} cores, in {workdir}")
+    print(
+        f"workflow benchmark: {args.size}x{args.size}, {args.n_darks} darks, {args.cores} cores, in {workdir}"
+    )
     total = run(snakemake, workdir)
     noop = run(snakemake, workdir)
     print(f"\n{'rule':<22}{'jobs':>5}{'sum s':>9}{'max s':>9}{'peak RSS MB':>13}")

@@ -122,6 +122,17 @@ def sync_references(
         refs = _copy_from_archive(_header_references(raw_path), Path(archive_oref), dest)
         log.info("copied %d reference files from the local archive into %s", len(refs), dest)
         return refs
+    if mode == "local":
+        # offline: the cache is the authority; the raw header names the references to use
+        names = _header_references(raw_path)
+        missing = sorted(b for b in names.values() if not (dest / b).is_file())
+        if missing:
+            raise StisDarksError(
+                f"crds.mode is local and {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in {dest}; "
+                "copy the file(s) there or set crds.mode: auto with network access"
+            )
+        log.info("CRDS offline: %d references of %s found in %s", len(names), Path(raw_path).name, dest)
+        return {k: dest / b for k, b in names.items()}
     with _crds_env(crds_path, mode, server_url):
         try:
             import crds

@@ -246,6 +246,7 @@ def generate_archive(
     period_start: str = PERIOD_START,
     period_end: str = PERIOD_END,
     n_hot: int | None = None,
+    extra_obs_ids: tuple[str, ...] = (),
 ) -> Path:
     """Write a complete synthetic archive into ``root`` (kept if already complete).
 
@@ -266,6 +267,9 @@ def generate_archive(
         The anneal period (UTC ISO).
     n_hot : int, optional
         Number of hot pixels (default scales with the area: 4000 on a full frame).
+    extra_obs_ids : tuple of str
+        More science observations of the same period (each a day earlier than the
+        previous one), to exercise several targets sharing one basedark.
 
     Returns
     -------
@@ -354,6 +358,8 @@ def generate_archive(
 
     # --- the science observation
     _science(root, rng, obs_id, shape, trace, floor, hot, obs_mjd, pipe_sci, flat, bias, add)
+    for k, extra in enumerate(extra_obs_ids, 1):
+        _science(root, rng, extra, shape, trace, floor, hot, obs_mjd - k, pipe_sci, flat, bias, add)
 
     # --- tables, truth, and last the index (marks completion)
     with atomic_path(root / "anneal_periods.csv") as tmp:

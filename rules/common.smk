@@ -7,6 +7,7 @@ from stisdarks import stages
 from stisdarks.archive import SCIENCE_KINDS
 from stisdarks.science import check_obs_id
 from stisdarks.selection import read_dark_table
+from snakemake.exceptions import IncompleteCheckpointException
 
 FIGURES = [
     "basedark",
@@ -47,9 +48,26 @@ def science_products(wildcards):
     }
 
 
+def checkpoint_output(checkpoint, path, **wildcards):
+    """Output of a checkpoint job; an existing, complete file counts too.
+
+    After a run is killed, Snakemake 9 can leave a finished checkpoint out of its
+    "created" set and would schedule dependants on a placeholder; every output here is
+    written atomically, so a present file is complete and safe to read.
+    """
+    try:
+        return checkpoint.get(**wildcards).output[0]
+    except IncompleteCheckpointException:
+        if os.path.exists(path):
+            return path
+        raise
+
+
 def period_of(obs):
     """``period.json`` of a target (a checkpoint: evaluated once it exists)."""
-    path = checkpoints.anneal_period.get(obs=obs).output[0]
+    path = checkpoint_output(
+        checkpoints.anneal_period, f"results/{obs}/period.json", obs=obs
+    )
     with open(path) as fh:
         return json.load(fh)
 
@@ -70,7 +88,13 @@ def period_inputs(wildcards):
 
 
 def period_dark_rows(period):
-    return read_dark_table(checkpoints.period_darks.get(period=period).output[0])
+    return read_dark_table(
+        checkpoint_output(
+            checkpoints.period_darks,
+            f"results/periods/{period}/darks.csv",
+            period=period,
+        )
+    )
 
 
 def period_dark_files(wildcards):
@@ -118,7 +142,9 @@ def darks_used_of(wildcards):
 
 def week_dark_files(wildcards):
     """The downloaded darks of the target's week (after the week.csv checkpoint)."""
-    week_csv = checkpoints.week_darks.get(obs=wildcards.obs).output[0]
+    week_csv = checkpoint_output(
+        checkpoints.week_darks, f"results/{wildcards.obs}/week.csv", obs=wildcards.obs
+    )
     return [
         f"resources/archive/darks/{d.product.filename}"
         for d in read_dark_table(week_csv)

@@ -184,3 +184,31 @@ def test_real_config_dry_run_and_lint():
     assert {"download_science", "science_facts", "anneal_period"} <= set(jobs)
     lint = snakemake(REPO, "--lint", "--configfile", "config/config.yaml")
     assert "Congratulations" in lint.stdout + lint.stderr
+
+
+def test_html_report_has_every_figure_captioned(demo, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake(demo, "--configfile", "test.yaml", "--report", str(report))
+    html = report.read_text(errors="replace")
+    for name in (
+        "basedark.png",
+        "weekdark.png",
+        "weekdark_over_pipeline.png",
+        "crj_comparison.png",
+        "spectrum.png",
+    ):
+        assert name in html, name
+    for caption in (
+        "monthly",
+        "diverging colour map centred on 1",
+        "zoomed automatically",
+        "summary.json",
+    ):
+        assert caption in html, caption
+
+
+def test_slurm_profile_dry_run():
+    proc = snakemake(
+        REPO, "-n", "--workflow-profile", "profiles/slurm", "--configfile", "config/config.yaml"
+    )
+    assert "download_science" in planned_jobs(proc)

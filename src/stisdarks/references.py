@@ -131,7 +131,9 @@ def sync_references(
                 f"crds.mode is local and {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in {dest}; "
                 "copy the file(s) there or set crds.mode: auto with network access"
             )
-        log.info("CRDS offline: %d references of %s found in %s", len(names), Path(raw_path).name, dest)
+        log.info(
+            "CRDS offline: %d references of %s found in %s", len(names), Path(raw_path).name, dest
+        )
         return {k: dest / b for k, b in names.items()}
     with _crds_env(crds_path, mode, server_url):
         try:

@@ -58,6 +58,15 @@ def run_stage(snakemake: Any, stage: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return stage(**kwargs)
     except StisDarksError as exc:
-        log.error("%s", exc)
-        print(f"stisdarks: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        _fail(log, str(exc))
+    except PermissionError as exc:
+        _fail(
+            log,
+            f"cannot write {exc.filename or 'an output'}: permission denied; make the directory writable",
+        )
+
+
+def _fail(log: logging.Logger, message: str) -> None:
+    log.error("%s", message)
+    print(f"stisdarks: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)

@@ -47,13 +47,10 @@ def measure(engine: str, kind: str, inputs, output, basedark=None) -> tuple[floa
         target=_step, args=(engine, kind, list(map(str, inputs)), str(output), basedark, queue)
     )
     proc.start()
-    elapsed = queue.get()
+    elapsed, rss_mb = queue.get()  # the child's own peak RSS (whole process, imports included)
     proc.join()
     if proc.exitcode != 0:
         raise SystemExit(f"{engine} {kind} failed")
-    rss_mb = (
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    )  # max over children so far
     return elapsed, rss_mb
 
 

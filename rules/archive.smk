@@ -30,7 +30,6 @@ rule download_science:
         "logs/{obs}/download_science.log",
     benchmark:
         "benchmarks/{obs}/download_science.tsv"
-    retries: 2
     conda:
         "../envs/stisdarks.yaml"
     script:
@@ -47,7 +46,6 @@ rule download_dark:
         "logs/darks/{root}.log",
     benchmark:
         "benchmarks/darks/{root}.tsv"
-    retries: 2
     conda:
         "../envs/stisdarks.yaml"
     resources:
@@ -69,7 +67,6 @@ rule references:
         "logs/{obs}/references.log",
     benchmark:
         "benchmarks/{obs}/references.tsv"
-    retries: 2
     conda:
         "../envs/stisdarks.yaml"
     params:

@@ -173,12 +173,19 @@ def make_handler(state: MastState):
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # a dropped connection is a scheduled fault
+        pass
+
+
 class MastServer:
     """Run a :class:`MastState` on 127.0.0.1 in a background thread."""
 
     def __init__(self, state: MastState):
         self.state = state
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+        self.httpd = _QuietServer(("127.0.0.1", 0), make_handler(state))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -114,7 +114,7 @@ def verify_fits(path: str | os.PathLike, expected_size: int | None = None) -> No
     if size == 0 or size % 2880 != 0:
         raise InputFileError(
             f"{p} is truncated ({size} bytes is not a multiple of the 2880-byte FITS block); "
-            "delete it and download again"
+            "delete it and rerun to download it again"
         )
     try:
         with fits.open(p, memmap=False) as hdul:

@@ -16,6 +16,7 @@ from typing import Any
 from stisdarks.archive import SCIENCE_KINDS, AnnealPeriod, Product, open_archive
 from stisdarks.archive.base import Archive
 from stisdarks.errors import ArchiveError, ConfigError, StisDarksError
+from stisdarks.fitsio import verify_fits
 from stisdarks.science import check_obs_id, read_json, science_facts, write_json  # noqa: F401 (read_json re-exported for scripts)
 from stisdarks.selection import (
     mode_label,
@@ -233,6 +234,8 @@ def basedark(
 
     period = _period(read_json(period_json))
     mode = mode_of(read_json(science_json))
+    for path in dark_files:
+        verify_fits(path)  # a truncated or corrupt download: one line saying to fetch it again
     kept, dropped = select_by_header(dark_files, mode)
     if dropped:
         log.info(
@@ -278,6 +281,8 @@ def weekdark(
     """Build the target's weekdark on top of the period's basedark."""
     from stisdarks import engines
 
+    for path in week_files:
+        verify_fits(path)
     dark_references(sorted(map(Path, week_files))[0], crds, archive)
 
     log.info("weekdark from %d darks over %s (engine %s)", len(week_files), basedark_fits, engine)

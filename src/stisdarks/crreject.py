@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: DQ bit calstis sets on rejected pixels (DATAREJECT)
 CR_FLAG = 8192
 _F32 = np.float32
+#: keep the stack's rates in memory up to this size (bytes); beyond, re-read them each pass
+_CACHE_BYTES = 512 * 1024**2
 
 
 @dataclass
@@ -121,21 +123,35 @@ def _ordered(pool, func, n: int, window: int):
         yield fut.result()
 
 
-def _median_guess(sci, efac, block_rows: int) -> np.ndarray:
+def _median_guess(sci, efac, block_rows: int, pool=None) -> np.ndarray:
+    """Per-pixel median of the rates over the stack, block of rows by block of rows.
+
+    Blocks run in the thread pool when one is given.
+    """
     n = len(sci)
     ny, nx = sci[0].shape
     ave = np.empty((ny, nx), dtype=_F32)
-    stack = np.empty((n, min(block_rows, ny), nx), dtype=_F32)
-    for r0 in range(0, ny, block_rows):
+
+    def one_block(r0: int) -> None:
         r1 = min(ny, r0 + block_rows)
-        block = stack[:, : r1 - r0]
+        block = np.empty((n, r1 - r0, nx), dtype=_F32)
         for i in range(n):
             np.divide(np.asarray(sci[i][r0:r1], dtype=_F32), efac[i], out=block[i])
-        block.sort(axis=0)
+        # pixels as rows, image sets along the contiguous axis: NumPy's vectorised sort is fast there
+        flat = np.ascontiguousarray(block.reshape(n, -1).T)
+        flat.sort(axis=1)
         if n % 2:
-            ave[r0:r1] = block[n // 2]
+            mid = flat[:, n // 2]
         else:
-            ave[r0:r1] = (block[n // 2 - 1] + block[n // 2]) / _F32(2)
+            mid = (flat[:, n // 2 - 1] + flat[:, n // 2]) / _F32(2)
+        ave[r0:r1] = mid.reshape(r1 - r0, nx)
+
+    starts = range(0, ny, block_rows)
+    if pool is None:
+        for r0 in starts:
+            one_block(r0)
+    else:
+        list(pool.map(one_block, starts))
     return ave
 
 
@@ -229,9 +245,10 @@ def crreject_stack(
     badinpdq = int(params.badinpdq)
     zero = _F32(0)
 
+    pool = ThreadPoolExecutor(max_workers=max(1, threads)) if threads > 1 else None
     avevar = None
     if params.initgues == "median":
-        ave = _median_guess(sci, efac, block_rows)
+        ave = _median_guess(sci, efac, block_rows, pool)
     else:
         ave, avevar = _minimum_guess(sci, efac, rog2, g, s)
 
@@ -242,14 +259,28 @@ def crreject_stack(
     dq_or = np.zeros(shape, dtype=np.int16)
     all_rejected = np.ones(shape, dtype=bool)
 
-    def reject_one(i: int, *, it: int, ave: np.ndarray):
+    # rates (sky = 0), kept in memory when they fit a modest budget, else re-read each pass
+    cache = n * shape[0] * shape[1] * 4 <= _CACHE_BYTES
+    pics = [None] * n
+
+    def rate(i: int) -> np.ndarray:
+        if pics[i] is not None:
+            return pics[i]
+        pic = np.asarray(sci[i], dtype=_F32) / efac[i]
+        if cache:
+            pics[i] = pic
+        return pic
+
+    thresholds: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def threshold(i: int, it: int, ave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(thresh, spthresh) of image set i; shared by image sets with equal noise and exposure."""
         sig2 = sig2s[it]
-        raw = np.asarray(sci[i], dtype=_F32)
-        pic = raw / efac[i]  # sky = 0
         if params.initgues == "minimum" and it == 0:
             thresh = sig2 * avevar
-            spthresh = thresh
-        else:
+            return thresh, thresh
+        key = (it, float(efac[i]), float(rog2[i]), float(g[i]))
+        if key not in thresholds:
             dum = ave * efac[i]
             pos = np.maximum(dum, zero)
             spthresh = sig2 * (rog2[i] + pos / g[i]) / (efac[i] * efac[i])
@@ -257,6 +288,12 @@ def crreject_stack(
                 thresh = sig2 * (rog2[i] + pos / g[i] + (s * pos) ** 2) / (efac[i] * efac[i])
             else:
                 thresh = spthresh
+            thresholds[key] = (thresh, spthresh)
+        return thresholds[key]
+
+    def reject_one(i: int, *, it: int, ave: np.ndarray):
+        pic = rate(i)
+        thresh, spthresh = threshold(i, it, ave)
         dev = pic - ave
         d2 = dev * dev
         over = d2 > thresh
@@ -273,26 +310,31 @@ def crreject_stack(
         spill = _dilate(hit, offsets) & cond & ~hit
         rejected = hit | spill
         ok = ~rejected if excl is None else ~(rejected | excl)
-        return i, pic, ok, rejected
+        contrib = pic * efac[i]
+        term = None
+        if it == niter - 1:
+            v = np.maximum(contrib, zero)
+            term = rog2[i] + v / g[i] + (s * v) ** 2
+        return i, contrib, ok, rejected, term
 
-    pool = ThreadPoolExecutor(max_workers=max(1, threads)) if threads > 1 else None
     try:
         for it in range(niter):
             last = it == niter - 1
             total = np.zeros(shape, dtype=_F32)
             efacsum = np.zeros(shape, dtype=_F32)
+            thresholds.clear()
+            for i in range(n):
+                threshold(i, it, ave)
             jobs = _ordered(
                 pool, functools.partial(reject_one, it=it, ave=ave), n, 2 * max(1, threads)
             )
             # accumulate strictly in image-set order (float32 sums are order dependent)
-            for i, pic, ok, rejected in jobs:
-                contrib = pic * efac[i]
-                total = np.where(ok, total + contrib, total)
-                efacsum = np.where(ok, efacsum + efac[i], efacsum)
+            for i, contrib, ok, rejected, term in jobs:
+                # masked in-place adds: the same float32 sums, in image-set order, as calstis
+                np.add(total, contrib, out=total, where=ok)
+                np.add(efacsum, efac[i], out=efacsum, where=ok)
                 if last:
-                    v = np.maximum(contrib, zero)
-                    term = rog2[i] + v / g[i] + (s * v) ** 2
-                    sumvar = np.where(ok, sumvar + term, sumvar)
+                    np.add(sumvar, term, out=sumvar, where=ok)
                     dqi = np.asarray(dq[i]).astype(np.int16) & np.int16(~CR_FLAG)
                     dq_or |= dqi
                     all_rejected &= rejected

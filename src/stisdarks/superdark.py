@@ -225,41 +225,142 @@ def weekdark_update(
     return sci.astype(np.float32), err.astype(np.float32), dq.astype(np.int16)
 
 
+def reference_primary_header(
+    primaries: Sequence[fits.Header], names: Sequence[str], filename: str
+) -> fits.Header:
+    """The primary header refstis' ``update_header_from_input`` builds for a dark, from in-memory headers.
+
+    Same keywords, values, order and HISTORY as refstis (so the output is a drop-in STIS
+    ``DARKFILE``), without re-opening every input several times. Proposal numbers and
+    titles are sorted (refstis lists them in ``set`` order, which varies between runs).
+    """
+    from astropy.time import Time
+
+    def one(key: str):
+        values = {h.get(key) for h in primaries}
+        if len(values) != 1:
+            raise StisDarksError(
+                f"inputs disagree on {key} ({sorted(map(str, values))}); combine one mode at a time"
+            )
+        return values.pop()
+
+    targname = str(one("TARGNAME")).strip()
+    if targname != "DARK":
+        raise StisDarksError(f"TARGNAME {targname!r} is not DARK; pass dark FLTs")
+    gain = one("CCDGAIN")
+    if gain not in (1, 4):
+        raise StisDarksError(
+            f"CCDGAIN {gain} is not 1 or 4; STIS superdarks exist only for these gains"
+        )
+    frequency = "Weekly" if gain == 1 else "Bi-Weekly"
+    nimsets = sum(h["NEXTEND"] / 3 for h in primaries)  # a float, as refstis counts it
+    proposals = sorted({h.get("PROPOSID") for h in primaries}, key=str)
+    titles = sorted({h.get("PROPTTL1") for h in primaries}, key=str)
+    times = sorted(
+        [float(h["TEXPSTRT"]) for h in primaries] + [float(h["TEXPEND"]) for h in primaries]
+    )
+    days = [
+        t.split()[0].split("-") for t in Time([times[0], times[-1]], format="mjd", scale="utc").iso
+    ]
+    start_str, end_str = (f"{d[2]}/{d[1]}/{d[0]}" for d in days)
+    month, day, clock, year = Time(times[0], format="mjd").datetime.ctime().split()[1:]
+    useafter = f"{month} {int(day):02d} {year} {clock}"
+
+    hdr = fits.PrimaryHDU().header
+    hdr["FILENAME"] = filename
+    hdr["NEXTEND"] = 3
+    hdr["TELESCOP"] = "HST"
+    hdr["INSTRUME"] = "STIS"
+    hdr["DETECTOR"] = ("CCD", "detector in use: CCD")
+    hdr["CCDAMP"] = "ANY"
+    hdr["CCDGAIN"] = -1
+    hdr["CCDOFFST"] = -1
+    hdr["OPT_ELEM"] = "ANY"
+    hdr["APERTURE"] = "ANY"
+    hdr["OBSTYPE"] = "ANY"
+    hdr["BINAXIS1"] = one("BINAXIS1")
+    hdr["BINAXIS2"] = one("BINAXIS2")
+    hdr["FILETYPE"] = "DARK IMAGE"
+    hdr["PEDIGREE"] = f"INFLIGHT {start_str} {end_str}"
+    hdr["USEAFTER"] = useafter
+    hdr["DESCRIP"] = (
+        f"{frequency} gain={gain:d} dark for STIS CCD data taken after {useafter[:11]}".ljust(
+            67, "-"
+        )
+    )
+    hdr.add_comment("Reference file created by refstis.functions")
+    hdr.add_history(f"Superdark image, combination of {nimsets} input dark frames taken in")
+    hdr.add_history(
+        f"CCDGAIN={hdr['CCDGAIN']}, BINAXIS1={hdr['BINAXIS1']}, BINAXIS2={hdr['BINAXIS2']} mode."
+    )
+    hdr.add_history(f"All input frames were from Proposal(s) {'/'.join(map(str, proposals))}:")
+    for title in titles:
+        hdr.add_history(title)
+    hdr.add_history("The following input files were used:")
+    for name in names:
+        hdr.add_history(name)
+    hdr.add_history("")
+    hdr["REF_TEMP"] = 18
+    hdr["DRK_VS_T"] = 0.07
+    for line in _DARK_HISTORY:
+        hdr.add_history(line)
+    return hdr
+
+
+_DARK_HISTORY = (
+    "This superdark image is a combination of 2 images.",
+    'The first is a "baseline dark" image which is a  ',
+    "(typically) monthly average of (cosmic-ray-rejected)",
+    "dark files. The second image is made locally within the",
+    '"weekdark" script.',
+    "These gain -1 darks are first",
+    "corrected for temperature (C) using the factor",
+    "1.0 / (1.0 + DRK_V_TMP * (OCCDHTAV - S2_REF_TEMP)) and then ",
+    "combined together (cosmic rays are rejected in the",
+    "combination) using calstis,",
+    "and normalized to a dark time of 1 second. After that,",
+    "hot pixels in that normalized dark are updated into the ",
+    "baseline dark. These hot pixels have a value higher than ",
+    "(baseline dark current + 5 sigma of the new dark).",
+    "The pixels hotter than 0.1 electron/sec in this dark",
+    "are being assigned a DQ value of 16.",
+    "Previously hot pixels that have fully annealed out ",
+    "between the observing dates of the baseline and the",
+    "new dark are being assigned a value equal to that in",
+    "a median-filtered (kernel = 5x5 pixels) version of",
+    "the baseline dark.",
+)
+
+
 def _write_reference(
     output: os.PathLike,
-    inputs: Sequence[Path],
+    imsets: Sequence[Imset],
+    paths: Sequence[Path],
     sci: np.ndarray,
     err: np.ndarray,
     dq: np.ndarray,
     taskname: str,
     params_source: str,
 ) -> Path:
-    """Write the reference file with the primary header refstis builds (its own function, on our file)."""
-    import contextlib
-    import io
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # stsci.tools' GFIT deprecation, raised on import
-        from refstis.functions import update_header_from_input
-
+    """Write the reference file: refstis' primary header, SCI/ERR/DQ as refstis writes them."""
     output = Path(output)
+    firsts = {}
+    for im in imsets:
+        firsts.setdefault(im.path, im.primary)
+    primaries = [firsts[p] for p in paths]
+    hdr = reference_primary_header(primaries, [p.name for p in paths], output.name)
+    hdr["TASKNAME"] = taskname
+    hdr.add_history(f"Built by the stisdarks native engine; CR parameters: {params_source}")
+    hdus = [fits.PrimaryHDU(header=hdr)]
+    for name, data in (("SCI", sci), ("ERR", err), ("DQ", dq)):
+        ext = fits.ImageHDU(data=data)
+        ext.header["EXTNAME"] = name
+        ext.header["EXTVER"] = 1
+        ext.header["PCOUNT"] = 0
+        ext.header["GROUNT"] = 1  # sic: refstis writes GROUNT
+        hdus.append(ext)
     with atomic_path(output) as tmp:
-        fits.HDUList(
-            [
-                fits.PrimaryHDU(),
-                fits.ImageHDU(sci, name="SCI"),
-                fits.ImageHDU(err, name="ERR"),
-                fits.ImageHDU(dq, name="DQ"),
-            ]
-        ).writeto(tmp, overwrite=True)
-        with contextlib.redirect_stdout(io.StringIO()):
-            update_header_from_input(str(tmp), [str(p) for p in inputs])
-        with fits.open(tmp, mode="update") as hdul:
-            hdul[0].header["FILENAME"] = output.name
-            hdul[0].header["TASKNAME"] = taskname
-            hdul[0].header.add_history(
-                f"Built by the stisdarks native engine; CR parameters: {params_source}"
-            )
+        fits.HDUList(hdus).writeto(tmp, overwrite=True, output_verify="exception")
     log.info("wrote %s", output)
     return output
 
@@ -288,7 +389,7 @@ def make_basedark(
     dq = flag_basedark_hot_pixels(sci, result.dq)
     log.info("basedark: %d hot pixels flagged", int(np.count_nonzero(dq == HOT_FLAG)))
     return _write_reference(
-        output, paths, sci, err, dq, "BASEDARK", _source(params, imsets, overrides)
+        output, imsets, paths, sci, err, dq, "BASEDARK", _source(params, imsets, overrides)
     )
 
 
@@ -323,7 +424,7 @@ def make_weekdark(
     sci, err, dq = weekdark_update(sci, err, result.dq, base_sci, base_err)
     log.info("weekdark: %d hot pixels flagged", int(np.count_nonzero(dq == HOT_FLAG)))
     return _write_reference(
-        output, paths, sci, err, dq, "WEEKDARK", _source(params, imsets, overrides)
+        output, imsets, paths, sci, err, dq, "WEEKDARK", _source(params, imsets, overrides)
     )
 
 

@@ -148,5 +148,10 @@ def crreject(
         return Path(output)
 
 
+def _warn_ignored(overrides: dict | None) -> None:
+    if _clean(overrides):
+        log.warning("CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)")
+
+
 def _clean(overrides: dict | None) -> dict:
     return {k: v for k, v in (overrides or {}).items() if v is not None}

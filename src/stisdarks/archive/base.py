@@ -12,6 +12,7 @@ carry ISO strings next to them.
 from __future__ import annotations
 
 import abc
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -156,6 +157,23 @@ class Archive(abc.ABC):
         A valid file already at ``dest`` is kept (not fetched again). The downloaded
         file is never modified afterwards by anyone.
         """
+
+    @staticmethod
+    def already_downloaded(product: Product, dest: Path) -> bool:
+        """True if ``dest`` holds a complete copy of ``product`` (size and FITS check); a bad
+        one is reported and will be fetched again."""
+        from stisdarks.errors import InputFileError
+        from stisdarks.fitsio import verify_fits
+
+        if not dest.is_file():
+            return False
+        try:
+            verify_fits(dest, product.size)
+        except InputFileError as exc:
+            logging.getLogger(__name__).warning("%s; fetching it again", exc)
+            return False
+        logging.getLogger(__name__).info("%s already present and valid", dest.name)
+        return True
 
     def download_many(
         self, products: list[Product], dest_dir: str | os.PathLike, max_workers: int = 4

@@ -218,13 +218,8 @@ class LocalArchive(Archive):
     def download(self, product: Product, dest: str | os.PathLike) -> Path:
         dest = Path(dest)
         source = Path(product.uri)
-        if dest.is_file():
-            try:
-                verify_fits(dest, product.size)
-                log.info("%s already present and valid", dest.name)
-                return dest
-            except InputFileError as exc:
-                log.warning("%s; fetching it again", exc)
+        if self.already_downloaded(product, dest):
+            return dest
         try:
             verify_fits(source, product.size)
         except InputFileError as exc:

@@ -223,13 +223,8 @@ class MastArchive(Archive):
     # ---------------------------------------------------------------- downloads
     def download(self, product: Product, dest: str | os.PathLike) -> Path:
         dest = Path(dest)
-        if dest.is_file():
-            try:
-                verify_fits(dest, product.size)
-                log.info("%s already present and valid", dest.name)
-                return dest
-            except InputFileError as exc:
-                log.warning("%s; fetching it again", exc)
+        if self.already_downloaded(product, dest):
+            return dest
         url = f"{self.download_url}?uri={quote(product.uri, safe=':/')}"
         delay = self.backoff
         last: Exception | None = None

@@ -86,10 +86,7 @@ def make_basedark(
     paths = superdark.check_dark_inputs(inputs)
     if resolve_engine(engine) == "native":
         return superdark.make_basedark(paths, output, overrides=_clean(overrides))
-    if _clean(overrides):
-        log.warning(
-            "CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)"
-        )
+    _warn_ignored(overrides)
     from refstis.basedark import make_basedark as refstis_basedark
 
     with _scratch_copies(paths, output) as (scratch, copies):
@@ -110,10 +107,7 @@ def make_weekdark(
     paths = superdark.check_dark_inputs(inputs)
     if resolve_engine(engine) == "native":
         return superdark.make_weekdark(paths, basedark, output, overrides=_clean(overrides))
-    if _clean(overrides):
-        log.warning(
-            "CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)"
-        )
+    _warn_ignored(overrides)
     from refstis.weekdark import make_weekdark as refstis_weekdark
 
     with _scratch_copies([*paths, basedark], output) as (scratch, copies):
@@ -150,7 +144,9 @@ def crreject(
 
 def _warn_ignored(overrides: dict | None) -> None:
     if _clean(overrides):
-        log.warning("CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)")
+        log.warning(
+            "CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)"
+        )
 
 
 def _clean(overrides: dict | None) -> dict:

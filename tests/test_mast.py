@@ -128,3 +128,13 @@ def test_period_without_darks_gives_the_selection_error(server, tmp_path):
         stages.period_darks(mast(server), tmp_path / "period.json", tmp_path / "science.json",
                             tmp_path / "darks.csv", exptime=1100.0, exptime_tolerance=1.0)  # fmt: skip
     assert not (tmp_path / "darks.csv").exists()
+
+
+def test_anneal_periods_from_the_anneal_monitor(server):
+    for k, t in enumerate((59311.1, 59311.2, 59339.6, 59339.7, 59367.5)):
+        server.state.add_observation(obs_id=f"oanl{k:05d}", obsid=f"40000000{k}", instrument_name="STIS/CCD",
+                                     target_name="BIAS", t_min=t, t_max=t + 0.01, t_exptime=0.0,
+                                     obs_title="CCD Hot Pixel Annealing")  # fmt: skip
+    periods = mast(server).anneal_periods()
+    assert [(p.start_mjd, p.end_mjd) for p in periods] == [(59311.1, 59339.6), (59339.6, 59367.5)]
+    assert periods[0].source.startswith("archive:mast")

@@ -126,3 +126,19 @@ def test_too_few_image_sets_and_missing_file(tmp_path):
         check_dark_inputs([INPUTS[0]])
     with pytest.raises(StisDarksError, match="does not exist"):
         check_dark_inputs([INPUTS[0], tmp_path / "nope_flt.fits"])
+
+
+def test_refstis_engine_leaves_inputs_byte_identical(tmp_path, monkeypatch):
+    def edits_its_inputs(files, out):  # refstis scales its inputs in place: here, on the copies
+        for f in files:
+            with fits.open(f, mode="update") as h:
+                h["SCI"].data *= 2
+        shutil.copyfile(GOLDEN / "basedark.fits", out)
+
+    import refstis.basedark
+
+    monkeypatch.setattr(refstis.basedark, "make_basedark", edits_its_inputs)
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/hstcal/bin/cs0.e")
+    before = digest(INPUTS)
+    engines.make_basedark(INPUTS, tmp_path / "basedark.fits", engine="refstis")
+    assert digest(INPUTS) == before

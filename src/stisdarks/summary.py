@@ -5,9 +5,10 @@
   the weekdark and the pipeline dark;
 - hot pixels left in the science ``_crj`` extraction region before (pipeline) and after
   (recalibrated): pixels inside the pipeline ``_sx1`` extraction box that stand more
-  than ``k = 5`` noise sigmas above the median of the 7 pixels around them along their
-  row (the dispersion direction, along which the spectrum is smooth, unlike across the
-  narrow trace), the noise being the robust (MAD) scatter of that residual;
+  than ``k = 5`` sigmas above the median of the 7 pixels around them along their row
+  (the dispersion direction, along which the spectrum is smooth, unlike across the
+  narrow trace), sigma being the recalibrated ``_crj``'s own ERR (read noise and the
+  Poisson noise of source and sky), or the robust scatter where ERR is 0;
 - the median and RMS change of the spectrum.
 """
 
@@ -120,7 +121,9 @@ def build_summary(
     base_names, week_names = _rootnames(darks_used), _rootnames(week)
     old, new = _sci(pipeline_crj), _sci(recal_crj)
     region = extraction_region(old.shape, pipeline_sx1)
-    noise = robust_noise(new, region)
+    with fits.open(recal_crj) as hdul:
+        err = ext_data(hdul["ERR", 1], np.float32).astype(np.float64)
+    noise = np.where(err > 0, err, robust_noise(new, region))
     before = residual_hot_pixels(old, region, noise=noise)
     after = residual_hot_pixels(new, region, noise=noise)
     with fits.open(weekdark) as hw:
@@ -145,8 +148,8 @@ def build_summary(
             "hot_pixels_pipeline": before,
             "hot_pixels_recalibrated": after,
             "removed": before - after,
-            "definition": "pixels in the _sx1 extraction box > 5 sigma above the median of 7 pixels along their row "
-            "(sigma: robust scatter of the recalibrated image there)",
+            "definition": "pixels in the _sx1 extraction box more than 5 sigma above the median of the 7 "
+            "pixels along their row (sigma: the recalibrated _crj ERR)",
         },
         "spectrum_change": spectrum_change(pipeline_sx1, recal_sx1),
         "engine": engine,

@@ -76,12 +76,12 @@ def plot_ratio(path: os.PathLike, weekdark: os.PathLike, pipeline_dark: os.PathL
         ratio, origin="lower", cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=1.0, vmin=0.0, vmax=vmax),
         interpolation="nearest",
     )  # fmt: skip
-    fig.colorbar(im, ax=ax, label=f"weekdark / pipeline dark (both floored at {floor:.3f} e⁻/s)")
+    fig.colorbar(im, ax=ax, label=f"ratio (both darks floored at {floor:.3f} e⁻/s)")
     new_hot = int(np.count_nonzero((week > 0.1) & (pipe <= 0.1)))
     cooled = int(np.count_nonzero((pipe > 0.1) & (week <= 0.1)))
     ax.set_title(
         f"weekdark / pipeline dark ({_name(pipeline_dark)})\n"
-        f"{new_hot} new hot pixels (> 0.1 e⁻/s), {cooled} cooled since the pipeline dark"
+        f"{new_hot} new hot pixels (> 0.1 e⁻/s), {cooled} cooled"
     )
     ax.set_xlabel("column (pixel)")
     ax.set_ylabel("row (pixel)")

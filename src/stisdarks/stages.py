@@ -378,7 +378,16 @@ def figure(kind: str, output: os.PathLike, **inputs: Any) -> Path:
 def summary(output: os.PathLike, **inputs: Any) -> Path:
     """Write ``summary.json``."""
     from stisdarks import summary as _summary
+    from stisdarks.calibrate import resolve_calibrator
+    from stisdarks.engines import resolve_engine
 
+    # record what actually ran, not just "auto"
+    inputs["engine"] = (
+        f"{resolve_engine(inputs.get('engine', 'auto'))} (config: {inputs.get('engine', 'auto')})"
+    )
+    inputs["calibrator"] = (
+        f"{resolve_calibrator(inputs.get('calibrator', 'auto'))} (config: {inputs.get('calibrator', 'auto')})"
+    )
     data = _summary.build_summary(**inputs)
     return _summary.write_summary(output, data)
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from astropy.io import fits
-from astropy.time import Time
 
 from stisdarks.archive.base import AnnealPeriod, DarkExposure, Product
 from stisdarks.errors import ArchiveError, InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path
+from stisdarks.periods import iso
 
 __all__ = [
     "MODE_KEYS",
@@ -161,7 +161,6 @@ def week_darks(
     lo, hi = window
     chosen = [d for d in darks if lo <= d.start_mjd <= hi]
     if len(chosen) < min_darks:
-        iso = lambda m: Time(m, format="mjd", scale="utc").iso[:19]  # noqa: E731
         raise StisDarksError(
             f"only {len(chosen)} dark(s) between {iso(lo)} and {iso(hi)} around the observation at "
             f"{iso(obs_mjd)} (min_week_darks={min_darks}); widen week_days or lower min_week_darks in the config"
@@ -232,7 +231,6 @@ def require_darks(
 ) -> None:
     """Raise a one-line error when no dark survived selection."""
     if len(darks) < 2:
-        iso = lambda m: Time(m, format="mjd", scale="utc").iso[:19]  # noqa: E731
         raise ArchiveError(
             f"{len(darks)} long STIS CCD dark(s) with {mode_label(mode)} in the anneal {what} "
             f"{iso(period.start_mjd)} – {iso(period.end_mjd)}; at least 2 are needed — check the period "

@@ -17,7 +17,7 @@ from stisdarks.archive import SCIENCE_KINDS, AnnealPeriod, Product, open_archive
 from stisdarks.archive.base import Archive
 from stisdarks.errors import ArchiveError, ConfigError, StisDarksError
 from stisdarks.fitsio import verify_fits
-from stisdarks.science import check_obs_id, read_json, science_facts, write_json  # noqa: F401 (read_json re-exported for scripts)
+from stisdarks.science import check_obs_id, read_json, science_facts, write_json
 from stisdarks.selection import (
     mode_label,
     mode_of,

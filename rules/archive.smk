@@ -11,7 +11,7 @@ rule demo_archive:
     conda:
         "../envs/stisdarks.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=600,
         runtime=30,
     params:
         size=config["archive"]["demo"]["size"],

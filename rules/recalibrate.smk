@@ -17,7 +17,7 @@ rule recalibrate:
     conda:
         "../envs/stisdarks.yaml"
     resources:
-        mem_mb=1500,
+        mem_mb=400,
         runtime=30,
     params:
         calibrator=config["calibrator"],

@@ -15,7 +15,7 @@ rule basedark:
         "benchmarks/periods/{period}/basedark.tsv"
     conda:
         "../envs/stisdarks.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=30,
@@ -40,9 +40,9 @@ rule weekdark:
         "benchmarks/{obs}/weekdark.tsv"
     conda:
         "../envs/stisdarks.yaml"
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=1500,
+        mem_mb=700,
         runtime=20,
     params:
         engine=config["engine"],

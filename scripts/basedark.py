@@ -17,4 +17,5 @@ run_stage(
     crreject=dict(snakemake.params.crreject),
     crds=dict(snakemake.params.crds),
     archive=stages.archive_from_config(snakemake.config),
+    threads=snakemake.threads,
 )

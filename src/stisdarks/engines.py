@@ -81,11 +81,12 @@ def make_basedark(
     *,
     engine: str = "auto",
     overrides: dict | None = None,
+    threads: int = 2,
 ) -> Path:
     """Build a basedark with the chosen engine (see :func:`stisdarks.superdark.make_basedark`)."""
     paths = superdark.check_dark_inputs(inputs)
     if resolve_engine(engine) == "native":
-        return superdark.make_basedark(paths, output, overrides=_clean(overrides))
+        return superdark.make_basedark(paths, output, overrides=_clean(overrides), threads=threads)
     _warn_ignored(overrides)
     from refstis.basedark import make_basedark as refstis_basedark
 
@@ -102,11 +103,14 @@ def make_weekdark(
     *,
     engine: str = "auto",
     overrides: dict | None = None,
+    threads: int = 2,
 ) -> Path:
     """Build a weekdark with the chosen engine (see :func:`stisdarks.superdark.make_weekdark`)."""
     paths = superdark.check_dark_inputs(inputs)
     if resolve_engine(engine) == "native":
-        return superdark.make_weekdark(paths, basedark, output, overrides=_clean(overrides))
+        return superdark.make_weekdark(
+            paths, basedark, output, overrides=_clean(overrides), threads=threads
+        )
     _warn_ignored(overrides)
     from refstis.weekdark import make_weekdark as refstis_weekdark
 

@@ -228,6 +228,7 @@ def basedark(
     crreject: dict[str, Any],
     crds: dict[str, Any],
     archive: Archive,
+    threads: int = 2,
 ) -> Path:
     """Build the period's basedark from the downloaded darks whose headers match the science mode."""
     from stisdarks import engines
@@ -244,7 +245,7 @@ def basedark(
     require_darks(kept, period, mode)
     dark_references(sorted(kept)[0], crds, archive)
     log.info("basedark from %d darks (engine %s)", len(kept), engine)
-    engines.make_basedark(sorted(kept), output, engine=engine, overrides=crreject)
+    engines.make_basedark(sorted(kept), output, engine=engine, overrides=crreject, threads=threads)
     write_dark_table(used_csv, _rows_for(darks_csv, kept))
     return Path(output)
 
@@ -277,6 +278,7 @@ def weekdark(
     crreject: dict[str, Any],
     crds: dict[str, Any],
     archive: Archive,
+    threads: int = 2,
 ) -> Path:
     """Build the target's weekdark on top of the period's basedark."""
     from stisdarks import engines
@@ -287,7 +289,12 @@ def weekdark(
 
     log.info("weekdark from %d darks over %s (engine %s)", len(week_files), basedark_fits, engine)
     engines.make_weekdark(
-        sorted(map(Path, week_files)), basedark_fits, output, engine=engine, overrides=crreject
+        sorted(map(Path, week_files)),
+        basedark_fits,
+        output,
+        engine=engine,
+        overrides=crreject,
+        threads=threads,
     )
     return Path(output)
 

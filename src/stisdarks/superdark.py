@@ -150,7 +150,7 @@ def _stack(paths: Sequence[Path]) -> tuple[list[Imset], list[_Scaled], list[floa
 
 
 def _combine(
-    paths: Sequence[Path], params: CRParams | None, overrides: dict | None
+    paths: Sequence[Path], params: CRParams | None, overrides: dict | None, threads: int = 2
 ) -> tuple[CRResult, list[Imset]]:
     imsets, scaled, factors = _stack(paths)
     exptime = [float(im.sci_header["EXPTIME"]) for im in imsets]
@@ -170,7 +170,9 @@ def _combine(
         len(paths),
         params.source,
     )
-    result = crreject_stack(scaled, [im.dq for im in imsets], exptime, noise, gain, params)
+    result = crreject_stack(
+        scaled, [im.dq for im in imsets], exptime, noise, gain, params, threads=threads
+    )
     return result, imsets
 
 
@@ -371,6 +373,7 @@ def make_basedark(
     *,
     params: CRParams | None = None,
     overrides: dict | None = None,
+    threads: int = 2,
 ) -> Path:
     """Build a monthly basedark from dark FLTs, as refstis ``make_basedark`` does.
 
@@ -382,9 +385,11 @@ def make_basedark(
         The basedark (written atomically).
     params, overrides
         CR-rejection parameters (default: the inputs' CRREJTAB, as calstis).
+    threads : int
+        Threads for the cosmic-ray rejection (the result does not depend on it).
     """
     paths = check_dark_inputs(inputs)
-    result, imsets = _combine(paths, params, overrides)
+    result, imsets = _combine(paths, params, overrides, threads)
     sci, err = _normalise(result, imsets)
     dq = flag_basedark_hot_pixels(sci, result.dq)
     log.info("basedark: %d hot pixels flagged", int(np.count_nonzero(dq == HOT_FLAG)))
@@ -400,6 +405,7 @@ def make_weekdark(
     *,
     params: CRParams | None = None,
     overrides: dict | None = None,
+    threads: int = 2,
 ) -> Path:
     """Build a weekdark on top of ``basedark``, as refstis ``make_weekdark`` does."""
     paths = check_dark_inputs(inputs)
@@ -414,7 +420,7 @@ def make_weekdark(
             raise InputFileError(
                 f"{base.name} has no SCI/ERR extension; it is not a basedark"
             ) from exc
-    result, imsets = _combine(paths, params, overrides)
+    result, imsets = _combine(paths, params, overrides, threads)
     if base_sci.shape != result.sci.shape:
         raise StisDarksError(
             f"basedark {base.name} is {base_sci.shape[1]}x{base_sci.shape[0]} but the darks are "

@@ -115,10 +115,11 @@ def _hot_pixels(rng, shape, n_hot, start, end, trace_rows, obs_mjd, pipe_mjd) ->
 
 
 def _cosmic_rays(rng, shape, exptime) -> np.ndarray:
-    """Counts (DN at gain 1) of cosmic rays over ``exptime``: short tracks, ~1.5 % of pixels per 1000 s."""
+    """Electrons deposited by cosmic rays over ``exptime``: short tracks (1-4 pixels), ~2 % of
+    the pixels hit in 1100 s."""
     ny, nx = shape
     img = np.zeros(shape, dtype=np.float64)
-    n = int(rng.poisson(0.004 * ny * nx * exptime / 1000.0))
+    n = int(rng.poisson(0.0075 * ny * nx * exptime / 1000.0))
     ys = rng.integers(0, ny, n)
     xs = rng.integers(0, nx, n)
     amp = rng.lognormal(np.log(600), 0.8, n)
@@ -154,49 +155,47 @@ def _imset(ver, sci, err, dq, sci_cards) -> list[fits.ImageHDU]:
     return [s, e, d]
 
 
-def _write_tables(oref: Path, gain_rows=(1, 4)) -> None:
+def _write_tables(oref: Path) -> None:
+    """CRREJTAB and CCDTAB with the columns, formats and row layout of the STScI tables."""
+    splits = np.repeat(np.arange(1, 101, dtype=np.int32), 2)
+    n = splits.size
     crr = fits.BinTableHDU.from_columns(
         [
-            fits.Column("CRSPLIT", "I", array=np.repeat(np.arange(1, 9), 2)),
-            fits.Column("MEANEXP", "E", array=np.tile([10000.0, 100000.0], 8)),
-            fits.Column("SCALENSE", "E", array=np.zeros(16)),
-            fits.Column("INITGUES", "8A", array=["median"] * 16),
-            fits.Column("SKYSUB", "8A", array=["none"] * 16),
-            fits.Column("CRSIGMAS", "20A", array=["5,4,3"] * 16),
-            fits.Column("CRRADIUS", "E", array=np.full(16, 1.5)),
-            fits.Column("CRTHRESH", "E", array=np.full(16, 0.8)),
-            fits.Column("BADINPDQ", "I", array=np.zeros(16, dtype=np.int16)),
-            fits.Column("CRMASK", "I", array=np.ones(16, dtype=np.int16)),
-            fits.Column("PEDIGREE", "20A", array=["DUMMY"] * 16),
-            fits.Column("DESCRIP", "20A", array=["synthetic"] * 16),
+            fits.Column("CRSPLIT", "J", array=splits),
+            fits.Column("MEANEXP", "D", array=np.tile([10000.0, 100000.0], n // 2)),
+            fits.Column("SCALENSE", "E", array=np.zeros(n)),
+            fits.Column("INITGUES", "6A", array=["median"] * n),
+            fits.Column("SKYSUB", "4A", array=["none"] * n),
+            fits.Column("CRSIGMAS", "5A", array=["5,4,3"] * n),
+            fits.Column("CRRADIUS", "E", array=np.full(n, 1.5)),
+            fits.Column("CRTHRESH", "E", array=np.full(n, 0.8)),
+            fits.Column("BADINPDQ", "I", array=np.zeros(n, dtype=np.int16)),
+            fits.Column("CRMASK", "J", array=np.ones(n, dtype=np.int32)),
+            fits.Column("PEDIGREE", "8A", array=["INFLIGHT"] * n),
+            fits.Column("DESCRIP", "9A", array=["synthetic"] * n),
         ]
     )
-    write_hdul_atomic(
-        fits.HDUList(
-            [fits.PrimaryHDU(header=fits.Header({"FILETYPE": "COSMIC RAY REJECTION TABLE"})), crr]
-        ),
-        oref / CRRTAB,
-    )
+    primary = fits.Header({"FILETYPE": "COSMIC RAY REJECTION TABLE", "INSTRUME": "STIS", "DETECTOR": "CCD"})
+    write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), crr]), oref / CRRTAB)
+    rows = [("D", 1, 1.0, 5.0), ("D", 4, 4.0, 7.5), ("A", 1, 1.0, 5.0), ("A", 4, 4.0, 7.5)]
     ccd = fits.BinTableHDU.from_columns(
         [
-            fits.Column("CCDAMP", "1A", array=["D", "D", "A"]),
-            fits.Column("CCDGAIN", "I", array=[1, 4, 1]),
-            fits.Column("BINAXIS1", "I", array=[1, 1, 1]),
-            fits.Column("BINAXIS2", "I", array=[1, 1, 1]),
-            fits.Column("CCDOFFST", "I", array=[3, 3, 3]),
-            fits.Column("ATODGAIN", "E", array=[1.0, 4.0, 1.0]),
-            fits.Column("CCDBIAS", "E", array=[BIAS_LEVEL] * 3),
-            fits.Column("READNSE", "E", array=[5.0, 7.5, 5.0]),
-            fits.Column("SATURATE", "E", array=[144000.0] * 3),
-            fits.Column("BLEV_CLIP", "E", array=[5.0] * 3),
-            fits.Column("PEDIGREE", "20A", array=["DUMMY"] * 3),
-            fits.Column("DESCRIP", "20A", array=["synthetic"] * 3),
+            fits.Column("CCDAMP", "1A", array=[r[0] for r in rows]),
+            fits.Column("CCDGAIN", "J", array=[r[1] for r in rows]),
+            fits.Column("BINAXIS1", "J", array=[1] * len(rows)),
+            fits.Column("BINAXIS2", "J", array=[1] * len(rows)),
+            fits.Column("CCDOFFST", "J", array=[3] * len(rows)),
+            fits.Column("ATODGAIN", "E", array=[r[2] for r in rows]),
+            fits.Column("CCDBIAS", "E", array=[BIAS_LEVEL] * len(rows)),
+            fits.Column("READNSE", "E", array=[r[3] for r in rows]),
+            fits.Column("SATURATE", "E", array=[144000.0] * len(rows)),
+            fits.Column("BLEV_CLIP", "E", array=[5.0] * len(rows)),
+            fits.Column("PEDIGREE", "8A", array=["INFLIGHT"] * len(rows)),
+            fits.Column("DESCRIP", "9A", array=["synthetic"] * len(rows)),
         ]
     )
-    write_hdul_atomic(
-        fits.HDUList([fits.PrimaryHDU(header=fits.Header({"FILETYPE": "CCD PARAMETERS"})), ccd]),
-        oref / CCDTAB,
-    )
+    primary = fits.Header({"FILETYPE": "CCD PARAMETERS", "INSTRUME": "STIS", "DETECTOR": "CCD"})
+    write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), ccd]), oref / CCDTAB)
 
 
 def _reference_image(path: Path, sci, err, dq, **cards) -> None:

@@ -29,27 +29,18 @@ from stisdarks.darkswap import flat_field, swap_dark_imset
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.extraction import extract_box, trace_rows
 from stisdarks.fitsio import atomic_path, ext_data
+from stisdarks.hstcal import choose
 
 __all__ = ["CALIBRATORS", "resolve_calibrator", "recalibrate", "swap_dark_file", "reextract_sx1"]
 
 log = logging.getLogger(__name__)
 
 CALIBRATORS = ("auto", "native", "calstis")
-_MISSING_CS0 = "cs0.e not found on PATH; install hstcal (conda install -c conda-forge hstcal) or set calibrator: native"
 
 
 def resolve_calibrator(calibrator: str = "auto") -> str:
     """``native`` or ``calstis`` (``auto``: calstis when ``cs0.e`` is on PATH)."""
-    if calibrator not in CALIBRATORS:
-        raise StisDarksError(
-            f"unknown calibrator {calibrator!r}; use one of {', '.join(CALIBRATORS)}"
-        )
-    has_cs0 = shutil.which("cs0.e") is not None
-    if calibrator == "auto":
-        return "calstis" if has_cs0 else "native"
-    if calibrator == "calstis" and not has_cs0:
-        raise StisDarksError(_MISSING_CS0)
-    return calibrator
+    return choose("calibrator", calibrator, "calstis", "set calibrator: native")
 
 
 def _read_dark(path: os.PathLike):

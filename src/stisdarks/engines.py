@@ -19,27 +19,18 @@ from pathlib import Path
 
 from stisdarks import superdark
 from stisdarks.errors import StisDarksError
+from stisdarks.hstcal import choose
 
 __all__ = ["ENGINES", "resolve_engine", "make_basedark", "make_weekdark", "crreject"]
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "native", "refstis")
-_MISSING_CS0 = "cs0.e not found on PATH; install hstcal (conda install -c conda-forge hstcal) or use the native engine"
 
 
 def resolve_engine(engine: str = "auto") -> str:
     """``native`` or ``refstis``: ``auto`` picks refstis when calstis' ``cs0.e`` is on PATH."""
-    if engine not in ENGINES:
-        raise StisDarksError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    has_cs0 = shutil.which("cs0.e") is not None
-    if engine == "auto":
-        chosen = "refstis" if has_cs0 else "native"
-        log.info("engine auto -> %s (cs0.e %s)", chosen, "found" if has_cs0 else "not on PATH")
-        return chosen
-    if engine == "refstis" and not has_cs0:
-        raise StisDarksError(_MISSING_CS0)
-    return engine
+    return choose("engine", engine, "refstis", "use the native engine (--engine native)")
 
 
 @contextlib.contextmanager

@@ -1,12 +1,12 @@
-"""The synthetic archive and the local archive over it (or over a plain directory of files)."""
+"""The local archive over the synthetic archive (its index.csv) or over a plain directory of files."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
-import numpy as np
 import pytest
 from astropy.io import fits
 
@@ -21,50 +21,6 @@ def root(tmp_path_factory):
     return generate_archive(tmp_path_factory.mktemp("local") / "a", size=64, n_darks=8, seed=3)
 
 
-def test_generation_is_deterministic(root, tmp_path):
-    again = generate_archive(tmp_path / "b", size=64, n_darks=8, seed=3)
-    for name in (
-        "darks/odark005q_flt.fits",
-        "science/odemo1010_crj.fits",
-        "oref/syn_pipe_drk.fits",
-    ):
-        np.testing.assert_array_equal(fits.getdata(root / name, 1), fits.getdata(again / name, 1))
-    other = generate_archive(tmp_path / "c", size=64, n_darks=8, seed=4)
-    assert not np.array_equal(fits.getdata(root / "darks/odark005q_flt.fits", 1),
-                              fits.getdata(other / "darks/odark005q_flt.fits", 1))  # fmt: skip
-
-
-def test_hot_pixels_turn_on_and_the_pipeline_dark_misses_late_ones(root):
-    truth = json.loads((root / "truth.json").read_text())
-    pipe = fits.getdata(root / "oref/syn_pipe_drk.fits", "SCI")
-    late = [h for h in truth["hot_pixels"] if h["onset_mjd"] > truth["pipeline_dark_mjd"]]
-    early = [h for h in truth["hot_pixels"] if h["onset_mjd"] < truth["period"]["start_mjd"]]
-    assert late and early
-    assert all(pipe[h["y"], h["x"]] < 0.05 for h in late)
-    assert np.median([pipe[h["y"], h["x"]] / h["rate"] for h in early]) == pytest.approx(
-        1, rel=0.05
-    )
-    first = fits.open(root / "darks/odark000q_flt.fits")
-    last = fits.open(root / "darks/odark007q_flt.fits")
-    h = max(late, key=lambda h: h["rate"])
-    t_first, t_last = first[0].header["TEXPSTRT"], last[0].header["TEXPSTRT"]
-    if t_first < h["onset_mjd"] < t_last:
-        assert last["SCI"].data[h["y"], h["x"]] > first["SCI"].data[h["y"], h["x"]] + 50
-
-
-def test_headers_look_like_stis(root):
-    hdr = fits.getheader(root / "darks/odark000q_flt.fits", 0)
-    for key in ("ROOTNAME", "TEXPSTRT", "TEXPEND", "CCDGAIN", "ATODGAIN", "READNSE", "CCDAMP", "BINAXIS1",
-                "PROPOSID", "PROPTTL1", "CRREJTAB"):  # fmt: skip
-        assert key in hdr, key
-    assert hdr["TARGNAME"] == "DARK" and hdr["BLEVCORR"] == "COMPLETE"
-    raw = fits.open(root / "science/odemo1010_raw.fits")
-    assert raw[0].header["CRSPLIT"] == 2 and raw["SCI", 2].data.shape == (64, 64 + 38)
-    sx1 = fits.getdata(root / "science/odemo1010_sx1.fits", 1)
-    for col in ("WAVELENGTH", "FLUX", "NET", "GROSS", "BACKGROUND", "EXTRLOCY", "EXTRSIZE"):
-        assert col in sx1.columns.names
-
-
 def test_local_archive_queries(root):
     archive = LocalArchive(root)
     obs = archive.find_science("odemo1010")
@@ -76,8 +32,44 @@ def test_local_archive_queries(root):
     assert not any(r.startswith(("odsht", "odout")) for r in roots)  # 60 s; outside the period
     assert {d.ccdgain for d in darks if d.rootname.startswith("odgn4")} == {4}
     assert archive.anneal_periods()[0].start_mjd == pytest.approx(period.start_mjd)
-    with pytest.raises(ArchiveError, match="is not in the local archive"):
+    with pytest.raises(ArchiveError, match="is not in the local archive") as err:
         archive.find_science("odemo1011")
+    assert "did you mean odemo1010" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_list_darks_returns_exactly_the_matching_set(root):
+    archive = LocalArchive(root)
+    truth = json.loads((root / "truth.json").read_text())
+    start, end = truth["period"]["start_mjd"], truth["period"]["end_mjd"]
+    darks = archive.list_darks(start, end)
+    expected = {f"odark{i:03d}q" for i in range(8)} | {"odgn4000q", "odgn4001q", "odgn4002q"}
+    expected |= {"odamp000q", "odamp001q"}  # gain/amp filtering is the selection's job
+    assert {d.rootname for d in darks} == expected
+    assert [d.start_mjd for d in darks] == sorted(d.start_mjd for d in darks)
+    assert all(start <= d.start_mjd < end and d.exptime == 1100.0 for d in darks)
+    assert {(d.ccdamp, d.binaxis1, d.binaxis2) for d in darks} == {("D", 1, 1), ("A", 1, 1)}
+    assert all(d.product.kind == "flt" and Path(d.product.uri).is_file() for d in darks)
+    assert {d.rootname for d in archive.list_darks(start, end, exptime=60.0)} == {
+        "odsht000q", "odsht001q", "odsht002q"}  # fmt: skip
+    wide = {d.rootname for d in archive.list_darks(start - 1, end + 1)}
+    assert wide == expected | {"odout000q", "odout001q"}
+    first = darks[0]
+    assert {d.rootname for d in archive.list_darks(first.start_mjd, first.start_mjd + 1e-6)} == {
+        first.rootname}  # fmt: skip
+    assert archive.list_darks(first.start_mjd - 1e-6, first.start_mjd) == []  # end is exclusive
+
+
+def test_reference_path_and_oref_dir(root):
+    archive = LocalArchive(root)
+    assert archive.reference_path("oref$syn_pipe_drk.fits") == root / "oref" / "syn_pipe_drk.fits"
+    assert archive.reference_path("syn_crr.fits") == root / "oref" / "syn_crr.fits"
+    assert archive.reference_path("oref$missing_drk.fits") is None
+    assert archive.oref_dir == root / "oref"
+
+
+def test_missing_root_is_a_clear_error(tmp_path):
+    with pytest.raises(ArchiveError, match="does not exist"):
+        LocalArchive(tmp_path / "nowhere")
 
 
 def test_download_verifies_copies_and_never_modifies(root, tmp_path):
@@ -87,6 +79,8 @@ def test_download_verifies_copies_and_never_modifies(root, tmp_path):
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     dest = archive.download(product, tmp_path / product.filename)
     assert dest.read_bytes() == source.read_bytes()
+    before = dest.stat().st_mtime_ns
+    assert archive.download(product, dest) == dest and dest.stat().st_mtime_ns == before  # kept
     dest.write_bytes(dest.read_bytes()[:2880])  # truncated on disk: fetched again
     archive.download(product, dest)
     assert dest.read_bytes() == source.read_bytes()
@@ -110,8 +104,14 @@ def test_plain_directory_is_indexed_from_headers(root, tmp_path):
     for name in ("darks/odark001q_flt.fits", "darks/odark002q_flt.fits", "science/odemo1010_raw.fits",
                  "science/odemo1010_flt.fits"):  # fmt: skip
         shutil.copy(root / name, plain)
+    (plain / ".tmp-odark003q_flt-x1y2.fits").write_bytes(b"partial")  # an interrupted copy
+    (plain / "notes.fits").write_bytes(b"")
     archive = LocalArchive(plain)
-    assert set(archive.find_science("odemo1010").products) == {"raw", "flt"}
+    obs = archive.find_science("odemo1010")
+    assert set(obs.products) == {"raw", "flt"} and obs.detector == "CCD" and obs.exptime == 1800.0
+    assert obs.start_mjd == pytest.approx(fits.getval(plain / "odemo1010_raw.fits", "TEXPSTRT"))
+    dark = archive.list_darks(59000, 60000)[0]
+    assert (dark.ccdgain, dark.ccdamp, dark.binaxis1, dark.proposid) == (1, "D", 1, 16511)
     assert {d.rootname for d in archive.list_darks(59000, 60000)} == {"odark001q", "odark002q"}
 
 

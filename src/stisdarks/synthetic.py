@@ -37,11 +37,11 @@ from astropy.io import fits
 from astropy.time import Time
 
 from stisdarks.crreject import crreject_stack
-from stisdarks.crrejtab import CRParams
+from stisdarks.crrejtab import CRParams, read_crrejtab
 from stisdarks.extraction import extract_box
 from stisdarks.fitsio import atomic_path, write_hdul_atomic
 
-__all__ = ["DEFAULT_OBS_ID", "INDEX_COLUMNS", "generate_archive"]
+__all__ = ["DEFAULT_OBS_ID", "INDEX_COLUMNS", "blevcorr_amp_d", "generate_archive"]
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,11 @@ def _hot_pixels(rng, shape, n_hot, start, end, trace_rows, obs_mjd, pipe_mjd) ->
 
 
 def _cosmic_rays(rng, shape, exptime) -> np.ndarray:
-    """Counts (DN at gain 1) of cosmic rays over ``exptime``: short tracks, ~1.5 % of pixels per 1000 s."""
+    """Electrons deposited by cosmic rays over ``exptime``: short tracks (1-4 pixels), ~2 % of
+    the pixels hit in 1100 s."""
     ny, nx = shape
     img = np.zeros(shape, dtype=np.float64)
-    n = int(rng.poisson(0.004 * ny * nx * exptime / 1000.0))
+    n = int(rng.poisson(0.0075 * ny * nx * exptime / 1000.0))
     ys = rng.integers(0, ny, n)
     xs = rng.integers(0, nx, n)
     amp = rng.lognormal(np.log(600), 0.8, n)
@@ -154,49 +155,49 @@ def _imset(ver, sci, err, dq, sci_cards) -> list[fits.ImageHDU]:
     return [s, e, d]
 
 
-def _write_tables(oref: Path, gain_rows=(1, 4)) -> None:
+def _write_tables(oref: Path) -> None:
+    """CRREJTAB and CCDTAB with the columns, formats and row layout of the STScI tables."""
+    splits = np.repeat(np.arange(1, 101, dtype=np.int32), 2)
+    n = splits.size
     crr = fits.BinTableHDU.from_columns(
         [
-            fits.Column("CRSPLIT", "I", array=np.repeat(np.arange(1, 9), 2)),
-            fits.Column("MEANEXP", "E", array=np.tile([10000.0, 100000.0], 8)),
-            fits.Column("SCALENSE", "E", array=np.zeros(16)),
-            fits.Column("INITGUES", "8A", array=["median"] * 16),
-            fits.Column("SKYSUB", "8A", array=["none"] * 16),
-            fits.Column("CRSIGMAS", "20A", array=["5,4,3"] * 16),
-            fits.Column("CRRADIUS", "E", array=np.full(16, 1.5)),
-            fits.Column("CRTHRESH", "E", array=np.full(16, 0.8)),
-            fits.Column("BADINPDQ", "I", array=np.zeros(16, dtype=np.int16)),
-            fits.Column("CRMASK", "I", array=np.ones(16, dtype=np.int16)),
-            fits.Column("PEDIGREE", "20A", array=["DUMMY"] * 16),
-            fits.Column("DESCRIP", "20A", array=["synthetic"] * 16),
+            fits.Column("CRSPLIT", "J", array=splits),
+            fits.Column("MEANEXP", "D", array=np.tile([10000.0, 100000.0], n // 2)),
+            fits.Column("SCALENSE", "E", array=np.zeros(n)),
+            fits.Column("INITGUES", "6A", array=["median"] * n),
+            fits.Column("SKYSUB", "4A", array=["none"] * n),
+            fits.Column("CRSIGMAS", "5A", array=["5,4,3"] * n),
+            fits.Column("CRRADIUS", "E", array=np.full(n, 1.5)),
+            fits.Column("CRTHRESH", "E", array=np.full(n, 0.8)),
+            fits.Column("BADINPDQ", "I", array=np.zeros(n, dtype=np.int16)),
+            fits.Column("CRMASK", "J", array=np.ones(n, dtype=np.int32)),
+            fits.Column("PEDIGREE", "8A", array=["INFLIGHT"] * n),
+            fits.Column("DESCRIP", "9A", array=["synthetic"] * n),
         ]
     )
-    write_hdul_atomic(
-        fits.HDUList(
-            [fits.PrimaryHDU(header=fits.Header({"FILETYPE": "COSMIC RAY REJECTION TABLE"})), crr]
-        ),
-        oref / CRRTAB,
+    primary = fits.Header(
+        {"FILETYPE": "COSMIC RAY REJECTION TABLE", "INSTRUME": "STIS", "DETECTOR": "CCD"}
     )
+    write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), crr]), oref / CRRTAB)
+    rows = [("D", 1, 1.0, 5.0), ("D", 4, 4.0, 7.5), ("A", 1, 1.0, 5.0), ("A", 4, 4.0, 7.5)]
     ccd = fits.BinTableHDU.from_columns(
         [
-            fits.Column("CCDAMP", "1A", array=["D", "D", "A"]),
-            fits.Column("CCDGAIN", "I", array=[1, 4, 1]),
-            fits.Column("BINAXIS1", "I", array=[1, 1, 1]),
-            fits.Column("BINAXIS2", "I", array=[1, 1, 1]),
-            fits.Column("CCDOFFST", "I", array=[3, 3, 3]),
-            fits.Column("ATODGAIN", "E", array=[1.0, 4.0, 1.0]),
-            fits.Column("CCDBIAS", "E", array=[BIAS_LEVEL] * 3),
-            fits.Column("READNSE", "E", array=[5.0, 7.5, 5.0]),
-            fits.Column("SATURATE", "E", array=[144000.0] * 3),
-            fits.Column("BLEV_CLIP", "E", array=[5.0] * 3),
-            fits.Column("PEDIGREE", "20A", array=["DUMMY"] * 3),
-            fits.Column("DESCRIP", "20A", array=["synthetic"] * 3),
+            fits.Column("CCDAMP", "1A", array=[r[0] for r in rows]),
+            fits.Column("CCDGAIN", "J", array=[r[1] for r in rows]),
+            fits.Column("BINAXIS1", "J", array=[1] * len(rows)),
+            fits.Column("BINAXIS2", "J", array=[1] * len(rows)),
+            fits.Column("CCDOFFST", "J", array=[3] * len(rows)),
+            fits.Column("ATODGAIN", "E", array=[r[2] for r in rows]),
+            fits.Column("CCDBIAS", "E", array=[BIAS_LEVEL] * len(rows)),
+            fits.Column("READNSE", "E", array=[r[3] for r in rows]),
+            fits.Column("SATURATE", "E", array=[144000.0] * len(rows)),
+            fits.Column("BLEV_CLIP", "E", array=[5.0] * len(rows)),
+            fits.Column("PEDIGREE", "8A", array=["INFLIGHT"] * len(rows)),
+            fits.Column("DESCRIP", "9A", array=["synthetic"] * len(rows)),
         ]
     )
-    write_hdul_atomic(
-        fits.HDUList([fits.PrimaryHDU(header=fits.Header({"FILETYPE": "CCD PARAMETERS"})), ccd]),
-        oref / CCDTAB,
-    )
+    primary = fits.Header({"FILETYPE": "CCD PARAMETERS", "INSTRUME": "STIS", "DETECTOR": "CCD"})
+    write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), ccd]), oref / CCDTAB)
 
 
 def _reference_image(path: Path, sci, err, dq, **cards) -> None:
@@ -209,8 +210,10 @@ def _reference_image(path: Path, sci, err, dq, **cards) -> None:
 def _dark_flt(path: Path, root: str, sci, err, dq, start: float, exptime: float, temp: float, gain: int, amp: str,
               proposid: int = 16511) -> None:  # fmt: skip
     end = start + exptime / 86400.0
+    when = Time(start, format="mjd", scale="utc").datetime
     primary = _primary(
-        ROOTNAME=root, FILENAME=path.name, OBSTYPE="IMAGING", OBSMODE="ACCUM", TARGNAME="DARK", OPT_ELEM="MIRVIS",
+        ROOTNAME=root, FILENAME=path.name, **{"DATE-OBS": when.strftime("%Y-%m-%d"),
+        "TIME-OBS": when.strftime("%H:%M:%S")}, OBSTYPE="IMAGING", OBSMODE="ACCUM", TARGNAME="DARK", OPT_ELEM="MIRVIS",
         APERTURE="50CCD", PROPAPER="50CCD", APER_FOV="50x50", CCDAMP=amp, CCDGAIN=gain,
         ATODGAIN=ATODGAIN[gain], READNSE=READNSE[gain], NRPTEXP=1, CRSPLIT=1, TEXPSTRT=start, TEXPEND=end,
         TEXPTIME=exptime, PROPOSID=proposid, PROPTTL1="CCD Dark Monitor", DQICORR="COMPLETE", ATODCORR="OMIT",
@@ -256,7 +259,9 @@ def generate_archive(
         Archive directory.
     size : int
         Square image size (1024 = full frame; the raw then has the real 1062×1044 amp-D
-        overscan layout, smaller sizes a subarray layout with 19 + 19 overscan columns).
+        overscan layout). Smaller sizes frame the smaller illuminated area with the same
+        19 + 19 columns and 20 bottom rows, which calstis itself would not accept (real
+        subarrays are full width); the synthetic pipeline products are made by this module.
     n_darks : int
         Long darks in the anneal period.
     seed : int
@@ -350,16 +355,23 @@ def generate_archive(
         DESCRIP="Synthetic weekly gain=1 dark for the stisdarks demo",
     )  # fmt: skip
     flat = (1.0 + 0.01 * rng.standard_normal(shape)).astype(np.float32)
-    _reference_image(oref / PFLTFILE, flat, np.full(shape, 0.002, np.float32), np.zeros(shape, np.int16),
-                     FILENAME=PFLTFILE, FILETYPE="PIXEL-TO-PIXEL FLAT")  # fmt: skip
+    flat_err = np.full(shape, 0.002, np.float32)
+    _reference_image(oref / PFLTFILE, flat, flat_err, np.zeros(shape, np.int16),
+                     FILENAME=PFLTFILE, FILETYPE="PIXEL-TO-PIXEL FLAT", PEDIGREE="INFLIGHT synthetic")  # fmt: skip
     bias = rng.normal(0.0, 0.8, shape).astype(np.float32)
-    _reference_image(oref / BIASFILE, bias, np.full(shape, 0.2, np.float32), np.zeros(shape, np.int16),
-                     FILENAME=BIASFILE, FILETYPE="CCD BIAS IMAGE")  # fmt: skip
+    bias_err = np.full(shape, 0.2, np.float32)
+    _reference_image(oref / BIASFILE, bias, bias_err, np.zeros(shape, np.int16),
+                     FILENAME=BIASFILE, FILETYPE="CCD BIAS IMAGE", PEDIGREE="INFLIGHT synthetic")  # fmt: skip
+    refs = _Refs(
+        dark=(pipe_sci, pipe_err, pipe_dq), ref_temp=18.0, drk_vs_t=0.07,
+        flat=(flat, flat_err, np.zeros(shape, np.int16)), bias=(bias, bias_err, np.zeros(shape, np.int16)),
+        crparams=read_crrejtab(oref / CRRTAB, 2, SCI_EXPTIME, "SPECTROSCOPIC"),
+    )  # fmt: skip
 
     # --- the science observation
-    _science(root, rng, obs_id, shape, trace, floor, hot, obs_mjd, pipe_sci, flat, bias, add)
+    _science(root, rng, obs_id, shape, trace, floor, hot, obs_mjd, refs, add)
     for k, extra in enumerate(extra_obs_ids, 1):
-        _science(root, rng, extra, shape, trace, floor, hot, obs_mjd - k, pipe_sci, flat, bias, add)
+        _science(root, rng, extra, shape, trace, floor, hot, obs_mjd - k, refs, add)
 
     # --- tables, truth, and last the index (marks completion)
     with atomic_path(root / "anneal_periods.csv") as tmp:
@@ -384,14 +396,89 @@ def generate_archive(
     return root
 
 
-def _overscan_geometry(size: int) -> tuple[int, int, int]:
-    """(left, right, bottom) overscan for amp D: full frame 19/19/20, subarray 19/19/0."""
-    return (19, 19, 20) if size == 1024 else (19, 19, 0)
+#: Raw amp-D layout used for every size (calstis ``stissizes.h``, full frame): 19 serial
+#: overscan columns left and right, 20 virtual-overscan rows at the bottom, bias section =
+#: raw columns 1..15 (0-indexed). For sizes below 1024 the same layout frames the smaller
+#: illuminated area (a real STIS subarray is full width; this is a documented simplification).
+OVERSCAN_LEFT, OVERSCAN_RIGHT, OVERSCAN_BOTTOM = 19, 19, 20
+BIAS_SECTION = (1, 15)
 
 
-def _science(
-    root, rng, obs_id, shape, trace, floor, hot, obs_mjd, pipe_sci, flat, bias, add
-) -> None:
+@dataclass(frozen=True)
+class _Refs:
+    dark: tuple[np.ndarray, np.ndarray, np.ndarray]  # e-/s
+    ref_temp: float
+    drk_vs_t: float
+    flat: tuple[np.ndarray, np.ndarray, np.ndarray]
+    bias: tuple[np.ndarray, np.ndarray, np.ndarray]  # DN
+    crparams: CRParams
+
+
+def blevcorr_amp_d(raw: np.ndarray) -> tuple[np.ndarray, float]:
+    """calstis BLEVCORR of one raw amp-D image set in the layout above (CALSTIS.md §2.5).
+
+    Per output row the median of the bias-section columns, fitted by a straight line in
+    the row; the slope along rows from the column medians of the virtual overscan (zero at
+    the bias-section centre); both subtracted from the trimmed image. The outlier
+    replacement in the virtual overscan is not done (the synthetic overscan holds no
+    cosmic rays).
+
+    Returns
+    -------
+    trimmed : ndarray (float32)
+        The illuminated area minus the overscan level.
+    meanblev : float
+        The ``MEANBLEV`` keyword.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    ny_raw, nx_raw = raw.shape
+    left, right, bottom = OVERSCAN_LEFT, OVERSCAN_RIGHT, OVERSCAN_BOTTOM
+    ny, nx = ny_raw - bottom, nx_raw - left - right
+    b0, b1 = BIAS_SECTION
+    level_rows = np.median(raw[bottom:, b0 : b1 + 1], axis=1)
+    jj = np.arange(ny) - ny // 2
+    slope_j, icept = np.polyfit(jj, level_rows, 1)
+    level = icept + slope_j * jj
+    vx0, vx1 = left, nx_raw - 1 - right
+    cols = np.median(raw[:bottom, vx0 : vx1 + 1], axis=0)
+    m = np.polyfit(np.arange(vx0, vx1 + 1) - (vx0 + vx1) // 2, cols, 1)[0]
+    z = (b0 + b1) / 2.0 - left
+    drift = m * (np.arange(nx) - z)
+    trimmed = raw[bottom:, left : left + nx] - level[:, None] - drift[None, :]
+    meanblev = float(np.mean(level + m * (nx // 2 - z)))
+    return trimmed.astype(np.float32), meanblev
+
+
+def _sub(a, b, k: float = 1.0):
+    """calstis ``sub2d`` of ``b·k`` (SCI, ERR, DQ triples)."""
+    kk = np.float32(k)
+    sci = a[0] - b[0] * kk
+    err = np.sqrt(a[1].astype(np.float64) ** 2 + (b[1].astype(np.float64) * kk) ** 2)
+    return sci.astype(np.float32), err.astype(np.float32), (a[2] | b[2]).astype(np.int16)
+
+
+def _div(a, f):
+    """calstis ``div2d`` (flat fielding)."""
+    flat, ferr = f[0].astype(np.float64), f[1].astype(np.float64)
+    good = flat != 0
+    safe = np.where(good, flat, 1.0)
+    sci = np.where(good, a[0] / safe, a[0])
+    err = np.where(good, np.sqrt((a[1] / safe) ** 2 + (ferr * a[0] / safe**2) ** 2), a[1])
+    dq = a[2] | f[2] | np.where(good, 0, 512)
+    return sci.astype(np.float32), err.astype(np.float32), dq.astype(np.int16)
+
+
+def _darkcorr(imset, refs: _Refs, exptime: float, temp: float, gain: float):
+    """calstis DARKCORR: subtract ``DARK · factor · EXPTIME / ATODGAIN``; returns the imset and MEANDARK."""
+    factor = 1.0 + refs.drk_vs_t * (temp - refs.ref_temp)
+    k = factor * exptime / gain
+    good = refs.dark[2] == 0
+    meandark = float(np.median(refs.dark[0][good] * np.float32(k))) if good.any() else 0.0
+    return _sub(imset, refs.dark, k), meandark
+
+
+def _science(root, rng, obs_id, shape, trace, floor, hot, obs_mjd, refs: _Refs, add) -> None:
+    """The CR-SPLIT=2 spectrum: ``_raw`` and the products calstis makes from it."""
     ny, nx = shape
     g, rn = ATODGAIN[1], READNSE[1]
     exptime = SCI_EXPTIME
@@ -403,11 +490,13 @@ def _science(
     rows = np.arange(ny)[:, None]
     psf = np.exp(-0.5 * ((rows - trace[None, :]) / 1.1) ** 2)
     psf /= psf.sum(axis=0, keepdims=True)
+    flat = refs.flat[0]
     source = cont[None, :] * psf + 0.02  # + sky, e-/s per pixel
     dark_now = floor + hot.image(shape, obs_mjd)
     temps = [17.6, 17.9]
     starts = [obs_mjd, obs_mjd + (exptime + 60.0) / 86400.0]
-    left, right, bottom = _overscan_geometry(nx)
+    left, right, bottom = OVERSCAN_LEFT, OVERSCAN_RIGHT, OVERSCAN_BOTTOM
+    ny_raw, nx_raw = ny + bottom, nx + left + right
     raw_imsets, blv, sci_cards = [], [], []
     for t0, temp in zip(starts, temps, strict=True):
         electrons = rng.poisson((source * flat + dark_now * _temp_factor(temp)) * exptime).astype(
@@ -415,79 +504,89 @@ def _science(
         )
         electrons += rng.normal(0, rn, shape)
         dn = electrons / g + _cosmic_rays(rng, shape, exptime) / g
-        frame = dn + bias  # bias residual structure (DN)
-        full = np.full((ny + bottom, nx + left + right), BIAS_LEVEL, dtype=np.float64)
-        full += rng.normal(0, rn / g, full.shape)
-        full[bottom:, left : left + nx] += frame
+        # bias: a level that drifts slightly with the row, the bias image, read noise everywhere
+        level = BIAS_LEVEL + 0.6 * (np.arange(ny_raw) / ny_raw - 0.5)
+        full = level[:, None] + rng.normal(0, rn / g, (ny_raw, nx_raw))
+        full[bottom:, left : left + nx] += dn + refs.bias[0]
         raw = np.round(np.clip(full, 0, 65535)).astype(np.uint16)
         cards = {"EXPTIME": exptime, "EXPSTART": t0, "EXPEND": t0 + exptime / 86400.0, "OCCDHTAV": temp,
-                 "LTV1": float(-left), "LTV2": float(-bottom)}  # fmt: skip
+                 "LTV1": float(left), "LTV2": float(bottom), "LTM1_1": 1.0, "LTM2_2": 1.0,
+                 "BUNIT": "COUNTS", "DISPAXIS": 1, "SDQFLAGS": 31743}  # fmt: skip
         sci_cards.append(cards)
         raw_imsets.append((raw, cards))
-        # what calstis1a leaves: overscan level and bias image removed, trimmed
-        trimmed = raw[bottom:, left : left + nx].astype(np.float32)
-        level = np.float32(BIAS_LEVEL)
-        blv.append(trimmed - level - bias)
+        # calstis1a: DQICORR (saturation), BLEVCORR, ERR initialisation, BIASCORR -> _blv_tmp
+        trimmed, meanblev = blevcorr_amp_d(raw)
+        v = trimmed.astype(np.float64) * g
+        err = np.where(v > 0, np.sqrt(np.maximum(v, 0) + rn**2) / g, rn / g).astype(np.float32)
+        dq = np.where(raw[bottom:, left : left + nx] > 144000, 256, 0).astype(np.int16)
+        blv.append(_sub((trimmed, err, dq), refs.bias))
+        cards["MEANBLEV"] = meanblev
     texpstrt, texpend = starts[0], starts[-1] + exptime / 86400.0
+    date_obs = Time(texpstrt, format="mjd", scale="utc").datetime
     common = dict(
-        ROOTNAME=obs_id, OBSTYPE="SPECTROSCOPIC", OBSMODE="ACCUM", TARGNAME="SYNTH-FAINT-STAR", OPT_ELEM="G430L",
-        APERTURE="52X2", PROPAPER="52X2", APER_FOV="52x2", CENWAVE=4300, CRSPLIT=2, NRPTEXP=1, TEXPSTRT=texpstrt,
-        TEXPEND=texpend, TEXPTIME=2 * exptime, PROPOSID=16196, DARKFILE=f"oref${DARKFILE}",
-        PFLTFILE=f"oref${PFLTFILE}", DFLTFILE="N/A", LFLTFILE="N/A",
+        ROOTNAME=obs_id, OBSTYPE="SPECTROSCOPIC", OBSMODE="ACCUM", TARGNAME="SYNTH-FAINT-STAR", RA_TARG=150.0,
+        DEC_TARG=2.2, OPT_ELEM="G430L", APERTURE="52X2", PROPAPER="52X2", APER_FOV="52x2", CENWAVE=4300,
+        CRSPLIT=2, NRPTEXP=1, SUBARRAY=nx != 1024, SIZAXIS1=nx_raw, SIZAXIS2=ny_raw,
+        **{"DATE-OBS": date_obs.strftime("%Y-%m-%d"), "TIME-OBS": date_obs.strftime("%H:%M:%S")},
+        TEXPSTRT=texpstrt, TEXPEND=texpend, TEXPTIME=2 * exptime, PROPOSID=16196,
+        PROPTTL1="Synthetic faint-source G430L spectroscopy", DARKFILE=f"oref${DARKFILE}",
+        PFLTFILE=f"oref${PFLTFILE}", DFLTFILE="N/A", LFLTFILE="N/A", BPIXTAB="N/A",
     )  # fmt: skip
     sci_dir = root / "science"
 
-    # _raw
+    # _raw: uint16 with overscan; ERR and DQ header-only (PIXVALUE 0) as in real raw files
     hdus = [
         fits.PrimaryHDU(
-            header=_primary(FILENAME=f"{obs_id}_raw.fits", **common, **_switches("PERFORM"))
+            header=_primary(
+                FILENAME=f"{obs_id}_raw.fits", **common, **_switches("PERFORM"), NEXTEND=6
+            )
         )
     ]
     for k, (raw, cards) in enumerate(raw_imsets, 1):
         s = fits.ImageHDU(raw, name="SCI", ver=k)
         for key, value in cards.items():
-            s.header[key] = value
-        hdus += [s, fits.ImageHDU(np.zeros(raw.shape, np.int16), name="ERR", ver=k),
-                 fits.ImageHDU(np.zeros(raw.shape, np.int16), name="DQ", ver=k)]  # fmt: skip
-    hdus[0].header["NEXTEND"] = 6
+            if key != "MEANBLEV":
+                s.header[key] = value
+        hdus += [s, *_empty_ext("ERR", k, raw.shape, cards), *_empty_ext("DQ", k, raw.shape, cards)]
     path = sci_dir / f"{obs_id}_raw.fits"
     write_hdul_atomic(fits.HDUList(hdus), path)
     add(path, obs_id, "raw", common["TARGNAME"], texpstrt, 2 * exptime)
 
-    # CR rejection of the bias-subtracted frames (calstis2), then dark and flat (calstis1)
+    # calstis2: CR rejection of the _blv_tmp image sets with the CRREJTAB row
     noise = float(np.float32(rn) / np.float32(g))
-    crj = crreject_stack(blv, [np.zeros(shape, np.int16)] * 2, [exptime] * 2, [noise] * 2, [g] * 2, CRParams(),
-                         return_masks=True)  # fmt: skip
+    crj = crreject_stack([b[0] for b in blv], [b[2] for b in blv], [exptime] * 2, [noise] * 2, [g] * 2,
+                         refs.crparams, return_masks=True)  # fmt: skip
+    # calstis1 on _crj_tmp: dark with the total EXPTIME and exposure-weighted OCCDHTAV, then flat
     t_crj = float(np.float32((temps[0] * exptime + temps[1] * exptime) / (2 * exptime)))
-    dark_dn_per_s = pipe_sci / np.float32(g)
-    crj_sci = (crj.sci - dark_dn_per_s * np.float32(_temp_factor(t_crj) * 2 * exptime)) / flat
-    crj_err = np.sqrt(crj.err**2 + (0.001 * _temp_factor(t_crj) * 2 * exptime) ** 2) / flat
-    crj_dq = crj.dq | np.where(pipe_sci > 0.1, np.int16(16), np.int16(0))
+    crj_set, meandark = _darkcorr(
+        (crj.sci.astype(np.float32), crj.err.astype(np.float32), crj.dq.astype(np.int16)),
+        refs, 2 * exptime, t_crj, g,
+    )  # fmt: skip
+    crj_sci, crj_err, crj_dq = _div(crj_set, refs.flat)
     done = _switches("COMPLETE")
-    crj_cards = {
-        **sci_cards[0],
-        "EXPTIME": 2 * exptime,
-        "EXPEND": texpend,
-        "OCCDHTAV": t_crj,
-        "NCOMBINE": 2,
-    }
-    primary = _primary(FILENAME=f"{obs_id}_crj.fits", **common, **done)
+    meanblev = float(np.mean([c["MEANBLEV"] for c in sci_cards]))
+    crj_cards = {**sci_cards[0], "EXPTIME": 2 * exptime, "EXPEND": texpend, "OCCDHTAV": t_crj, "NCOMBINE": 2,
+                 "LTV1": 0.0, "LTV2": 0.0, "MEANBLEV": meanblev, "MEANDARK": meandark}  # fmt: skip
+    primary = _primary(
+        FILENAME=f"{obs_id}_crj.fits", **common, **done, **refs.crparams.header_cards()
+    )
     path = sci_dir / f"{obs_id}_crj.fits"
     write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary),
                                     *_imset(1, crj_sci, crj_err, crj_dq, crj_cards)]), path)  # fmt: skip
     add(path, obs_id, "crj", common["TARGNAME"], texpstrt, 2 * exptime)
 
-    # _flt: each image set dark- and flat-corrected, with the CR flags
+    # _flt (EXPSCORR): each _blv_tmp image set with the CR flags, dark- and flat-corrected
     hdus = [
         fits.PrimaryHDU(header=_primary(FILENAME=f"{obs_id}_flt.fits", **common, **done, NEXTEND=6))
     ]
-    for k, (frame, cards, temp) in enumerate(zip(blv, sci_cards, temps, strict=True)):
-        sci = (frame - dark_dn_per_s * np.float32(_temp_factor(temp) * exptime)) / flat
-        err = np.sqrt(np.maximum(frame * g, 0) + rn**2) / g / flat
-        dq = np.where(crj.masks[k], np.int16(8192), np.int16(0)) | np.where(
-            pipe_sci > 0.1, np.int16(16), np.int16(0)
+    for k, (imset, cards, temp) in enumerate(zip(blv, sci_cards, temps, strict=True)):
+        cr = np.where(crj.masks[k], np.int16(8192), np.int16(0)) if refs.crparams.crmask else 0
+        flagged = (imset[0], imset[1], (imset[2] | cr).astype(np.int16))
+        darked, meandark_k = _darkcorr(flagged, refs, exptime, temp, g)
+        sci, err, dq = _div(darked, refs.flat)
+        hdus += _imset(
+            k + 1, sci, err, dq, {**cards, "LTV1": 0.0, "LTV2": 0.0, "MEANDARK": meandark_k}
         )
-        hdus += _imset(k + 1, sci, err, dq, {**cards, "LTV1": 0.0, "LTV2": 0.0})
     path = sci_dir / f"{obs_id}_flt.fits"
     write_hdul_atomic(fits.HDUList(hdus), path)
     add(path, obs_id, "flt", common["TARGNAME"], texpstrt, 2 * exptime)
@@ -528,19 +627,39 @@ def _science(
     write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), table]), path)
     add(path, obs_id, "sx1", common["TARGNAME"], texpstrt, 2 * exptime)
 
-    # _wav: a lamp exposure through the same slit
-    lamp = np.zeros(shape)
+    # _wav: a raw lamp exposure through the same slit (emission lines along the slit), with overscan
+    lamp = np.zeros((ny_raw, nx_raw))
     for col in rng.choice(nx, 12, replace=False):
-        lamp[:, col] += 400.0
-    lamp = lamp + rng.normal(0, rn, shape)
-    primary = _primary(FILENAME=f"{obs_id}_wav.fits", **{**common, "TARGNAME": "WAVELINE", "TEXPTIME": 1.0},
-                       **_switches("PERFORM"))  # fmt: skip
+        lamp[bottom:, left + col] += rng.uniform(200.0, 2000.0)
+    lamp += BIAS_LEVEL + rng.normal(0, rn / g, lamp.shape)
+    t_wav = texpend + 60.0 / 86400.0
+    primary = _primary(FILENAME=f"{obs_id}_wav.fits", **{**common, "TARGNAME": "WAVELINE", "TEXPTIME": 1.0,
+                       "TEXPSTRT": t_wav, "TEXPEND": t_wav + 1 / 86400, "CRSPLIT": 1, "NEXTEND": 3,
+                       "OBSTYPE": "SPECTROSCOPIC", "SCLAMP": "HITM1"}, **_switches("PERFORM"))  # fmt: skip
     path = sci_dir / f"{obs_id}_wav.fits"
-    wav_cards = {"EXPTIME": 1.0, "EXPSTART": texpend + 0.001, "EXPEND": texpend + 0.001 + 1 / 86400}
-    write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary),
-                                    *_imset(1, lamp + BIAS_LEVEL, np.zeros(shape), np.zeros(shape), wav_cards)]),
-                      path)  # fmt: skip
-    add(path, obs_id, "wav", "WAVELINE", texpend + 0.001, 1.0)
+    wav_cards = {"EXPTIME": 1.0, "EXPSTART": t_wav, "EXPEND": t_wav + 1 / 86400, "OCCDHTAV": temps[-1],
+                 "LTV1": float(left), "LTV2": float(bottom), "BUNIT": "COUNTS"}  # fmt: skip
+    sci = fits.ImageHDU(np.round(lamp).astype(np.uint16), name="SCI", ver=1)
+    for key, value in wav_cards.items():
+        sci.header[key] = value
+    empty = [
+        *_empty_ext("ERR", 1, lamp.shape, wav_cards),
+        *_empty_ext("DQ", 1, lamp.shape, wav_cards),
+    ]
+    write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), sci, *empty]), path)
+    add(path, obs_id, "wav", "WAVELINE", t_wav, 1.0)
+
+
+def _empty_ext(name: str, ver: int, shape: tuple[int, int], cards: dict) -> list[fits.ImageHDU]:
+    """A header-only constant extension (``PIXVALUE = 0``), as in raw STIS files."""
+    hdu = fits.ImageHDU(name=name, ver=ver)
+    hdu.header["PIXVALUE"] = 0
+    hdu.header["NPIX1"] = shape[1]
+    hdu.header["NPIX2"] = shape[0]
+    for key in ("EXPTIME", "EXPSTART", "EXPEND", "LTV1", "LTV2"):
+        if key in cards:
+            hdu.header[key] = cards[key]
+    return [hdu]
 
 
 def _switches(value: str) -> dict[str, str]:

@@ -74,14 +74,14 @@ class LocalArchive(Archive):
 
     def _scan(self, path: Path) -> dict | None:
         stem = path.stem
-        if "_" not in stem or path.parent.name == "oref":
-            return None
+        if "_" not in stem or stem.startswith(".") or path.parent.name == "oref":
+            return None  # not a product name, a partial write (.tmp-*), or a reference file
         root, kind = stem.rsplit("_", 1)
         try:
             hdr = fits.getheader(path, 0)
             sci = fits.getheader(path, 1) if kind != "sx1" else hdr
-        except (OSError, IndexError, KeyError):
-            log.warning("skipped unreadable %s", path)
+        except Exception as exc:  # astropy raises many types for damaged files
+            log.warning("skipped unreadable %s (%s)", path, exc)
             return None
         start = float(hdr.get("TEXPSTRT", sci.get("EXPSTART", 0.0)))
         exptime = float(hdr.get("TEXPTIME", sci.get("EXPTIME", 0.0)))

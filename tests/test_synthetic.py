@@ -1,0 +1,302 @@
+"""The synthetic STIS CCD archive: layout, headers, truth, distractors, and calstis' order."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from stisdarks.crreject import crreject_stack
+from stisdarks.crrejtab import read_crrejtab
+from stisdarks.extraction import box_weights, extract_box, trace_rows
+from stisdarks.synthetic import INDEX_COLUMNS, generate_archive
+
+OBS = "odemo1010"
+SIZE = 128
+GOLDEN_OREF = Path(__file__).parent / "data" / "golden" / "oref"
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    return generate_archive(tmp_path_factory.mktemp("syn") / "a", size=SIZE, n_darks=10, seed=5)
+
+
+@pytest.fixture(scope="module")
+def truth(root) -> dict:
+    return json.loads((root / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def index(root) -> list[dict]:
+    with open(root / "index.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def darks_of_period(index, truth) -> list[dict]:
+    p = truth["period"]
+    return sorted(
+        (r for r in index if r["obs_id"].startswith("odark")
+         and p["start_mjd"] <= float(r["start_mjd"]) < p["end_mjd"]),
+        key=lambda r: float(r["start_mjd"]),
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ layout and determinism
+def test_layout_and_index(root, index, truth):
+    assert list(index[0]) == INDEX_COLUMNS
+    for row in index:
+        path = root / row["path"]
+        assert path.is_file() and path.name == row["filename"]
+        assert int(row["size"]) == path.stat().st_size
+    kinds = {r["kind"] for r in index if r["obs_id"] == OBS}
+    assert kinds == {"raw", "wav", "flt", "crj", "sx1"}
+    assert {p.name for p in (root / "oref").iterdir()} == {
+        "syn_pipe_drk.fits", "syn_crr.fits", "syn_ccd.fits", "syn_bia.fits", "syn_pfl.fits",
+    }  # fmt: skip
+    rows = list(csv.DictReader(open(root / "anneal_periods.csv")))
+    assert rows == [{"start": "2021-04-07 02:35:41", "end": "2021-05-05 14:00:22",
+                     "source": "synthetic archive"}]  # fmt: skip
+    assert truth["seed"] == 5 and truth["size"] == SIZE and truth["obs_id"] == OBS
+    assert len(darks_of_period(index, truth)) == 10
+    assert not list(root.rglob(".tmp-*"))
+
+
+def test_same_seed_same_arrays_and_complete_archive_is_kept(root, tmp_path):
+    again = generate_archive(tmp_path / "b", size=SIZE, n_darks=10, seed=5)
+    for name in ("darks/odark003q_flt.fits", "darks/odgn4001q_flt.fits", f"science/{OBS}_raw.fits",
+                 f"science/{OBS}_crj.fits", f"science/{OBS}_flt.fits", "oref/syn_pipe_drk.fits"):  # fmt: skip
+        with fits.open(root / name) as a, fits.open(again / name) as b:
+            for ha, hb in zip(a, b, strict=True):
+                if ha.data is not None:
+                    np.testing.assert_array_equal(ha.data, hb.data, err_msg=name)
+    assert (root / "truth.json").read_text() == (again / "truth.json").read_text()
+    other = generate_archive(tmp_path / "c", size=SIZE, n_darks=10, seed=6)
+    assert not np.array_equal(
+        fits.getdata(root / "darks/odark003q_flt.fits", 1),
+        fits.getdata(other / "darks/odark003q_flt.fits", 1),
+    )
+    # idempotent: a complete archive is not regenerated
+    stamp = {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file()}
+    os.utime(again / "index.csv")
+    generate_archive(again, size=SIZE, n_darks=10, seed=5)
+    assert all(p.stat().st_mtime_ns == t for p, t in stamp.items() if p.name != "index.csv")
+
+
+# ------------------------------------------------------------------ darks
+def test_dark_headers_are_stis_like_and_consistent(root, index, truth):
+    temps = []
+    for row in darks_of_period(index, truth):
+        with fits.open(root / row["path"]) as h:
+            p, s = h[0].header, h["SCI", 1].header
+            assert [x.name for x in h] == ["PRIMARY", "SCI", "ERR", "DQ"]
+            assert p["ROOTNAME"] == row["obs_id"] and p["TARGNAME"] == "DARK"
+            assert p["INSTRUME"] == "STIS" and p["DETECTOR"] == "CCD" and p["CCDAMP"] == "D"
+            assert p["CCDGAIN"] == 1 and p["ATODGAIN"] == 1.0 and p["READNSE"] == 5.0
+            assert p["BINAXIS1"] == p["BINAXIS2"] == 1 and p["PROPOSID"] == 16511
+            assert p["BLEVCORR"] == p["BIASCORR"] == "COMPLETE" and p["DARKCORR"] == "OMIT"
+            assert p["CRREJTAB"] == "oref$syn_crr.fits" and p["PROPTTL1"]
+            assert s["EXPTIME"] == p["TEXPTIME"] == 1100.0
+            assert (p["TEXPEND"] - p["TEXPSTRT"]) * 86400 == pytest.approx(1100.0, abs=1e-3)
+            assert s["EXPSTART"] == p["TEXPSTRT"] == pytest.approx(float(row["start_mjd"]))
+            assert h["ERR", 1].data.min() > 0 and not h["DQ", 1].data.any()
+            temps.append(s["OCCDHTAV"])
+    assert 15 < min(temps) < max(temps) < 21 and np.std(temps) > 0.3
+
+
+def test_cosmic_rays_and_read_noise(root):
+    sci = fits.getdata(root / "darks/odark004q_flt.fits", "SCI")
+    med = np.median(sci)
+    sigma = 1.4826 * np.median(np.abs(sci - med))
+    assert 4.5 < sigma < 6.5  # read noise 5 e- plus ~4 e- of dark current, gain 1
+    hits = np.mean(sci > med + 50)
+    assert 0.005 < hits < 0.06  # cosmic rays (and hot pixels): a few % of the pixels
+
+
+def test_hot_pixels_appear_at_their_onset(root, index, truth):
+    darks = darks_of_period(index, truth)
+    starts = np.array([float(r["start_mjd"]) for r in darks])
+    stack = np.array([fits.getdata(root / r["path"], "SCI") for r in darks])
+    temps = np.array([fits.getval(root / r["path"], "OCCDHTAV", "SCI") for r in darks])
+    hot = truth["hot_pixels"]
+    rates = np.array([h["rate"] for h in hot])
+    assert rates.min() >= 0.15 and rates.max() > 5 and len(hot) >= 40
+    checked_late = 0
+    for h in hot:
+        on = starts >= h["onset_mjd"]
+        values = stack[:, h["y"], h["x"]]
+        expected = h["rate"] * 1100 * (1 + 0.07 * (temps - 18))
+        if on.sum() >= 2:  # median over the darks after onset (a cosmic ray may hit one)
+            assert np.median(values[on] / expected[on]) == pytest.approx(1, abs=0.3)
+        if (~on).sum() >= 2:
+            assert np.median(values[~on]) < 40  # dark floor + noise only
+            checked_late += 1
+    assert checked_late >= 3
+
+
+def test_pipeline_dark_lacks_the_late_hot_pixels(root, truth):
+    with fits.open(root / "oref/syn_pipe_drk.fits") as h:
+        p, sci, dq = h[0].header, h["SCI"].data, h["DQ"].data
+    assert p["FILETYPE"] == "DARK IMAGE" and p["REF_TEMP"] == 18 and p["DRK_VS_T"] == 0.07
+    assert p["USEAFTER"]
+    early = [h for h in truth["hot_pixels"] if h["onset_mjd"] <= truth["pipeline_dark_mjd"]]
+    late = [h for h in truth["hot_pixels"] if h["onset_mjd"] > truth["pipeline_dark_mjd"]]
+    assert early and len(late) >= 6
+    assert all(sci[h["y"], h["x"]] < 0.02 and not dq[h["y"], h["x"]] & 16 for h in late)
+    ratio = [sci[h["y"], h["x"]] / h["rate"] for h in early]
+    assert np.median(ratio) == pytest.approx(1, abs=0.02)
+    assert all(dq[h["y"], h["x"]] & 16 for h in early)
+    age = truth["obs_mjd"] - truth["pipeline_dark_mjd"]
+    assert 7 <= age <= 14
+
+
+def test_late_hot_pixels_fall_in_the_extraction_box(root, truth):
+    row = fits.getdata(root / f"science/{OBS}_sx1.fits", 1)[0]
+    w = box_weights(SIZE, trace_rows(row["EXTRLOCY"]), float(row["EXTRSIZE"]))
+    inside = [
+        h for h in truth["hot_pixels"]
+        if truth["pipeline_dark_mjd"] < h["onset_mjd"] < truth["obs_mjd"] and w[h["y"], h["x"]] > 0.5
+    ]  # fmt: skip
+    assert len(inside) >= 5
+    crj = fits.getdata(root / f"science/{OBS}_crj.fits", "SCI")
+    # the pipeline _crj still holds them: well above the neighbouring columns
+    excess = [crj[h["y"], h["x"]] - np.median(crj[h["y"], h["x"] - 3 : h["x"] + 4]) for h in inside]
+    assert np.median(excess) > 200
+
+
+def test_distractors_have_the_wrong_keys(root, index, truth):
+    by_prefix = {}
+    for r in index:
+        by_prefix.setdefault(r["obs_id"][:5], []).append(r)
+    assert {"odsht", "odgn4", "odamp", "odout"} <= set(by_prefix)
+    for r in by_prefix["odsht"]:
+        assert fits.getval(root / r["path"], "TEXPTIME") == 60.0 == float(r["exptime"])
+    for r in by_prefix["odgn4"]:
+        hdr = fits.getheader(root / r["path"])
+        assert hdr["CCDGAIN"] == 4 and hdr["ATODGAIN"] == 4.0 and r["ccdgain"] == "4"
+    for r in by_prefix["odamp"]:
+        assert fits.getval(root / r["path"], "CCDAMP") == "A" == r["ccdamp"]
+    period = truth["period"]
+    for r in by_prefix["odout"]:
+        t = fits.getval(root / r["path"], "TEXPSTRT")
+        assert not period["start_mjd"] <= t < period["end_mjd"]
+        assert fits.getval(root / r["path"], "TEXPTIME") == 1100.0
+
+
+# ------------------------------------------------------------------ science and references
+def test_science_headers(root, truth):
+    period = truth["period"]
+    with fits.open(root / f"science/{OBS}_raw.fits") as raw:
+        p = raw[0].header
+        assert p["CRSPLIT"] == 2 and p["NEXTEND"] == 6 and p["CCDAMP"] == "D" and p["CCDGAIN"] == 1
+        assert (
+            p["OPT_ELEM"] == "G430L" and p["APERTURE"] == "52X2" and p["OBSTYPE"] == "SPECTROSCOPIC"
+        )
+        assert p["DARKCORR"] == p["CRCORR"] == p["BLEVCORR"] == "PERFORM"
+        assert raw["SCI", 1].data.dtype.kind == "u" and raw["SCI", 2].data.shape == (
+            SIZE + 20,
+            SIZE + 38,
+        )
+        assert raw["SCI", 1].header["LTV1"] == 19 and raw["SCI", 1].header["LTV2"] == 20
+        assert raw["ERR", 1].header["PIXVALUE"] == 0
+        assert (
+            1495 < np.median(raw["SCI", 1].data[:20]) < 1505
+        )  # virtual overscan at the bias level
+        hours_before_end = (period["end_mjd"] - p["TEXPSTRT"]) * 24
+        assert 1.0 < hours_before_end < 2.0 and p["TEXPEND"] < period["end_mjd"]
+        for key in ("DARKFILE", "PFLTFILE", "BIASFILE", "CCDTAB", "CRREJTAB"):
+            assert p[key].startswith("oref$") and (root / "oref" / p[key][5:]).is_file(), key
+    for kind in ("flt", "crj", "sx1"):
+        p = fits.getheader(root / f"science/{OBS}_{kind}.fits")
+        assert p["DARKCORR"] == p["FLATCORR"] == p["CRCORR"] == "COMPLETE"
+        assert p["DARKFILE"] == "oref$syn_pipe_drk.fits"
+    crj = fits.getheader(root / f"science/{OBS}_crj.fits", "SCI")
+    flt = [fits.getheader(root / f"science/{OBS}_flt.fits", ("SCI", k)) for k in (1, 2)]
+    assert crj["EXPTIME"] == sum(h["EXPTIME"] for h in flt) == 1800.0
+    weighted = sum(h["OCCDHTAV"] * h["EXPTIME"] for h in flt) / crj["EXPTIME"]
+    assert crj["OCCDHTAV"] == pytest.approx(weighted, abs=1e-5)
+    wav = fits.getheader(root / f"science/{OBS}_wav.fits")
+    assert wav["TARGNAME"] == "WAVELINE" and wav["ROOTNAME"] == OBS
+
+
+def test_reference_tables_have_the_stsci_structure(root):
+    for mine, golden in (("syn_crr.fits", "crr.fits"), ("syn_ccd.fits", "ccd.fits")):
+        a, b = fits.getdata(root / "oref" / mine, 1), fits.getdata(GOLDEN_OREF / golden, 1)
+        assert a.columns.names == b.columns.names
+        assert [c.format[-1] for c in a.columns] == [c.format[-1] for c in b.columns]
+        assert fits.getval(root / "oref" / mine, "FILETYPE") == fits.getval(
+            GOLDEN_OREF / golden, "FILETYPE"
+        )
+    params = read_crrejtab(root / "oref/syn_crr.fits", 2, 900.0, "SPECTROSCOPIC")
+    assert params.crsigmas == (5.0, 4.0, 3.0) and params.crradius == 1.5
+
+
+def _blevcorr(raw: np.ndarray) -> np.ndarray:
+    """CALSTIS.md §2.5 for amp D (19/19 columns, 20 rows at the bottom, bias columns 1..15)."""
+    raw = raw.astype(np.float64)
+    ny = raw.shape[0] - 20
+    level = np.median(raw[20:, 1:16], axis=1)
+    j = np.arange(ny) - ny // 2
+    b, a = np.polyfit(j, level, 1)
+    vx = np.arange(19, raw.shape[1] - 19)
+    m = np.polyfit(vx - (vx[0] + vx[-1]) // 2, np.median(raw[:20, 19:-19], axis=0), 1)[0]
+    drift = m * (np.arange(raw.shape[1] - 38) - (8 - 19))
+    return raw[20:, 19:-19] - (a + b * j)[:, None] - drift[None, :]
+
+
+def test_science_products_follow_the_calstis_order(root):
+    """bias removed per image set -> CR rejection -> dark (total EXPTIME, weighted OCCDHTAV) -> flat."""
+    oref = root / "oref"
+    bias = fits.getdata(oref / "syn_bia.fits", "SCI")
+    dark = fits.getdata(oref / "syn_pipe_drk.fits", "SCI")
+    flat = fits.getdata(oref / "syn_pfl.fits", "SCI")
+    dhdr = fits.getheader(oref / "syn_pipe_drk.fits")
+    with fits.open(root / f"science/{OBS}_raw.fits") as raw:
+        blv = [(_blevcorr(raw["SCI", k].data) - bias).astype(np.float32) for k in (1, 2)]
+        t = [raw["SCI", k].header["EXPTIME"] for k in (1, 2)]
+        temps = [raw["SCI", k].header["OCCDHTAV"] for k in (1, 2)]
+    params = read_crrejtab(oref / "syn_crr.fits", 2, np.mean(t), "SPECTROSCOPIC")
+    res = crreject_stack(blv, [np.zeros(blv[0].shape, np.int16)] * 2, t, [5.0] * 2, [1.0] * 2, params,
+                         return_masks=True)  # fmt: skip
+    with fits.open(root / f"science/{OBS}_crj.fits") as crj:
+        hdr = crj["SCI"].header
+        factor = 1 + dhdr["DRK_VS_T"] * (hdr["OCCDHTAV"] - dhdr["REF_TEMP"])
+        expected = (res.sci - dark * factor * hdr["EXPTIME"] / 1.0) / flat
+        np.testing.assert_allclose(crj["SCI"].data, expected, rtol=1e-5, atol=2e-3)
+        assert hdr["EXPTIME"] == res.texptime
+        hot = dark > 0.1
+        assert np.all(crj["DQ"].data[hot] & 16)
+    with fits.open(root / f"science/{OBS}_flt.fits") as flt:
+        for k in (1, 2):
+            factor = 1 + 0.07 * (temps[k - 1] - 18)
+            expected = (blv[k - 1] - dark * factor * t[k - 1]) / flat
+            np.testing.assert_allclose(flt["SCI", k].data, expected, rtol=1e-5, atol=2e-3)
+            np.testing.assert_array_equal((flt["DQ", k].data & 8192) > 0, res.masks[k - 1])
+            assert flt["SCI", k].header["LTV1"] == 0
+
+
+def test_sx1_is_the_box_extraction_of_the_crj(root):
+    with (
+        fits.open(root / f"science/{OBS}_crj.fits") as crj,
+        fits.open(root / f"science/{OBS}_sx1.fits") as sx1,
+    ):
+        row = sx1[1].data[0]
+        names = sx1[1].columns.names
+        for col in ("SPORDER", "NELEM", "WAVELENGTH", "GROSS", "BACKGROUND", "NET", "FLUX", "ERROR",
+                    "NET_ERROR", "DQ", "A2CENTER", "EXTRSIZE", "BK1SIZE", "BK2SIZE", "BK1OFFST",
+                    "BK2OFFST", "EXTRLOCY", "OFFSET"):  # fmt: skip
+            assert col in names, col
+        t = crj["SCI"].header["EXPTIME"]
+        ext = extract_box(crj["SCI"].data, crj["ERR"].data, crj["DQ"].data, trace_rows(row["EXTRLOCY"]),
+                          row["EXTRSIZE"], row["BK1OFFST"], row["BK2OFFST"], row["BK1SIZE"], row["BK2SIZE"])  # fmt: skip
+    assert row["NELEM"] == SIZE and len(row["WAVELENGTH"]) == SIZE
+    np.testing.assert_allclose(row["NET"], ext["net"] / t, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(row["GROSS"], ext["gross"] / t, rtol=1e-5, atol=1e-6)
+    assert np.all(np.diff(row["WAVELENGTH"]) > 0) and np.median(row["NET"]) > 1
+    sens = row["FLUX"] / row["NET"]
+    assert np.all(np.isfinite(sens)) and np.all(sens > 0)
+    assert abs(row["EXTRLOCY"][SIZE // 2] - (SIZE / 2 + 1)) < 2  # the trace is near the middle

@@ -62,7 +62,7 @@ def test_list_darks_returns_exactly_the_matching_set(root):
 def test_reference_path_and_oref_dir(root):
     archive = LocalArchive(root)
     assert archive.reference_path("oref$syn_pipe_drk.fits") == root / "oref" / "syn_pipe_drk.fits"
-    assert archive.reference_path("syn_crr.fits") == root / "oref" / "syn_crr.fits"
+    assert archive.reference_path("j3m1403io_crr.fits") == root / "oref" / "j3m1403io_crr.fits"
     assert archive.reference_path("oref$missing_drk.fits") is None
     assert archive.oref_dir == root / "oref"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from astropy.io import fits
 from stisdarks.crreject import crreject_stack
 from stisdarks.crrejtab import read_crrejtab
 from stisdarks.extraction import box_weights, extract_box, trace_rows
+from stisdarks.fitsio import ext_data
 from stisdarks.synthetic import INDEX_COLUMNS, generate_archive
 
 OBS = "odemo1010"
@@ -56,7 +59,8 @@ def test_layout_and_index(root, index, truth):
     kinds = {r["kind"] for r in index if r["obs_id"] == OBS}
     assert kinds == {"raw", "wav", "flt", "crj", "sx1"}
     assert {p.name for p in (root / "oref").iterdir()} == {
-        "syn_pipe_drk.fits", "syn_crr.fits", "syn_ccd.fits", "syn_bia.fits", "syn_pfl.fits",
+        "syn_pipe_drk.fits", "j3m1403io_crr.fits", "syn_ccd.fits", "syn_bia.fits", "syn_pfl.fits",
+        "syn_bpx.fits",
     }  # fmt: skip
     rows = list(csv.DictReader(open(root / "anneal_periods.csv")))
     assert rows == [{"start": "2021-04-07 02:35:41", "end": "2021-05-05 14:00:22",
@@ -99,22 +103,31 @@ def test_dark_headers_are_stis_like_and_consistent(root, index, truth):
             assert p["CCDGAIN"] == 1 and p["ATODGAIN"] == 1.0 and p["READNSE"] == 5.0
             assert p["BINAXIS1"] == p["BINAXIS2"] == 1 and p["PROPOSID"] == 16511
             assert p["BLEVCORR"] == p["BIASCORR"] == "COMPLETE" and p["DARKCORR"] == "OMIT"
-            assert p["CRREJTAB"] == "oref$syn_crr.fits" and p["PROPTTL1"]
+            assert p["CRREJTAB"] == "oref$j3m1403io_crr.fits" and p["PROPTTL1"]
+            assert p["BPIXTAB"] == "oref$syn_bpx.fits" and p["SUBARRAY"] == (SIZE != 1024)
             assert s["EXPTIME"] == p["TEXPTIME"] == 1100.0
             assert (p["TEXPEND"] - p["TEXPSTRT"]) * 86400 == pytest.approx(1100.0, abs=1e-3)
             assert s["EXPSTART"] == p["TEXPSTRT"] == pytest.approx(float(row["start_mjd"]))
-            assert h["ERR", 1].data.min() > 0 and not h["DQ", 1].data.any()
+            assert h["ERR", 1].data.min() > 0
+            assert s["LTV2"] == -truth["detector_first_row"] and h["SCI", 1].data.shape == (SIZE, 1024)
+            # DQ from the bad-pixel table: bad columns (4), blemishes (1024, 32), known hot pixels (16)
+            dq = h["DQ", 1].data
+            assert {b for b in (4, 16, 32, 1024) if np.any(dq & b)} == {4, 16, 32, 1024}
+            assert np.count_nonzero(dq & 4) >= 3 * SIZE
             temps.append(s["OCCDHTAV"])
     assert 15 < min(temps) < max(temps) < 21 and np.std(temps) > 0.3
 
 
-def test_cosmic_rays_and_read_noise(root):
+def test_cosmic_rays_and_read_noise(root, truth):
     sci = fits.getdata(root / "darks/odark004q_flt.fits", "SCI")
     med = np.median(sci)
     sigma = 1.4826 * np.median(np.abs(sci - med))
     assert 4.5 < sigma < 6.5  # read noise 5 e- plus ~4 e- of dark current, gain 1
-    hits = np.mean(sci > med + 50)
-    assert 0.005 < hits < 0.06  # cosmic rays (and hot pixels): a few % of the pixels
+    hot = np.zeros(sci.shape, bool)
+    for h in truth["hot_pixels"]:
+        hot[h["y"], h["x"]] = True
+    hits = np.mean(sci[~hot] > med + 50)
+    assert 0.005 < hits < 0.04  # cosmic rays: ~2 % of the pixels in 1100 s
 
 
 def test_hot_pixels_appear_at_their_onset(root, index, truth):
@@ -124,18 +137,23 @@ def test_hot_pixels_appear_at_their_onset(root, index, truth):
     temps = np.array([fits.getval(root / r["path"], "OCCDHTAV", "SCI") for r in darks])
     hot = truth["hot_pixels"]
     rates = np.array([h["rate"] for h in hot])
-    assert rates.min() >= 0.15 and rates.max() > 5 and len(hot) >= 40
-    checked_late = 0
+    assert rates.min() >= 0.1 and rates.max() > 5
+    # STScI: ~44,000 hot pixels above 0.1 e-/s after an anneal, ~250 more a day (full frame)
+    at_start = sum(h["onset_mjd"] < truth["period"]["start_mjd"] for h in hot)
+    assert at_start == pytest.approx(44_000 * SIZE / 1024, rel=0.05)
+    born = len(hot) - at_start
+    days = truth["period"]["end_mjd"] - truth["period"]["start_mjd"]
+    assert 100 * SIZE / 1024 < born / days < 450 * SIZE / 1024
+    on_ok, off_ok = [], []
     for h in hot:
         on = starts >= h["onset_mjd"]
         values = stack[:, h["y"], h["x"]]
         expected = h["rate"] * 1100 * (1 + 0.07 * (temps - 18))
         if on.sum() >= 2:  # median over the darks after onset (a cosmic ray may hit one)
-            assert np.median(values[on] / expected[on]) == pytest.approx(1, abs=0.3)
-        if (~on).sum() >= 2:
-            assert np.median(values[~on]) < 40  # dark floor + noise only
-            checked_late += 1
-    assert checked_late >= 3
+            on_ok.append(abs(np.median(values[on] / expected[on]) - 1) < 0.3)
+        if (~on).sum() >= 2:  # before onset: dark floor + noise (a cosmic ray only adds)
+            off_ok.append(values[~on].min() < 40)
+    assert len(off_ok) >= 3 and np.mean(off_ok) > 0.99 and np.mean(on_ok) > 0.98
 
 
 def test_pipeline_dark_lacks_the_late_hot_pixels(root, truth):
@@ -147,7 +165,7 @@ def test_pipeline_dark_lacks_the_late_hot_pixels(root, truth):
     late = [h for h in truth["hot_pixels"] if h["onset_mjd"] > truth["pipeline_dark_mjd"]]
     assert early and len(late) >= 6
     assert all(sci[h["y"], h["x"]] < 0.02 and not dq[h["y"], h["x"]] & 16 for h in late)
-    ratio = [sci[h["y"], h["x"]] / h["rate"] for h in early]
+    ratio = [(sci[h["y"], h["x"]] - 0.004) / h["rate"] for h in early]  # minus the dark floor
     assert np.median(ratio) == pytest.approx(1, abs=0.02)
     assert all(dq[h["y"], h["x"]] & 16 for h in early)
     age = truth["obs_mjd"] - truth["pipeline_dark_mjd"]
@@ -196,19 +214,17 @@ def test_science_headers(root, truth):
         assert (
             p["OPT_ELEM"] == "G430L" and p["APERTURE"] == "52X2" and p["OBSTYPE"] == "SPECTROSCOPIC"
         )
-        assert p["DARKCORR"] == p["CRCORR"] == p["BLEVCORR"] == "PERFORM"
-        assert raw["SCI", 1].data.dtype.kind == "u" and raw["SCI", 2].data.shape == (
-            SIZE + 20,
-            SIZE + 38,
-        )
-        assert raw["SCI", 1].header["LTV1"] == 19 and raw["SCI", 1].header["LTV2"] == 20
-        assert raw["ERR", 1].header["PIXVALUE"] == 0
-        assert (
-            1495 < np.median(raw["SCI", 1].data[:20]) < 1505
-        )  # virtual overscan at the bias level
+        assert p["DARKCORR"] == p["CRCORR"] == p["BLEVCORR"] == p["DQICORR"] == "PERFORM"
+        assert p["WAVECAL"] == f"{OBS}_wav.fits" and p["SUBARRAY"] is True
+        # a full-width subarray: 18 overscan columns each side, no virtual overscan
+        assert raw["SCI", 1].data.dtype.kind == "u" and raw["SCI", 2].data.shape == (SIZE, 1060)
+        assert raw["SCI", 1].header["LTV1"] == 18
+        assert raw["SCI", 1].header["LTV2"] == -truth["detector_first_row"] == -(1024 - SIZE) // 2
+        assert raw["SCI", 1].header["EXPNAME"] and raw["ERR", 1].header["PIXVALUE"] == 0
+        assert 1495 < np.median(raw["SCI", 1].data[:, :14]) < 1505  # serial overscan at the bias level
         hours_before_end = (period["end_mjd"] - p["TEXPSTRT"]) * 24
         assert 1.0 < hours_before_end < 2.0 and p["TEXPEND"] < period["end_mjd"]
-        for key in ("DARKFILE", "PFLTFILE", "BIASFILE", "CCDTAB", "CRREJTAB"):
+        for key in ("DARKFILE", "PFLTFILE", "BIASFILE", "CCDTAB", "CRREJTAB", "BPIXTAB"):
             assert p[key].startswith("oref$") and (root / "oref" / p[key][5:]).is_file(), key
     for kind in ("flt", "crj", "sx1"):
         p = fits.getheader(root / f"science/{OBS}_{kind}.fits")
@@ -223,29 +239,34 @@ def test_science_headers(root, truth):
     assert wav["TARGNAME"] == "WAVELINE" and wav["ROOTNAME"] == OBS
 
 
+STSCI_CRREJTAB = Path(__file__).resolve().parents[2] / "shared" / "reference" / "j3m1403io_crr.fits"
+
+
 def test_reference_tables_have_the_stsci_structure(root):
-    for mine, golden in (("syn_crr.fits", "crr.fits"), ("syn_ccd.fits", "ccd.fits")):
-        a, b = fits.getdata(root / "oref" / mine, 1), fits.getdata(GOLDEN_OREF / golden, 1)
-        assert a.columns.names == b.columns.names
-        assert [c.format[-1] for c in a.columns] == [c.format[-1] for c in b.columns]
-        assert fits.getval(root / "oref" / mine, "FILETYPE") == fits.getval(
-            GOLDEN_OREF / golden, "FILETYPE"
+    a, b = fits.getdata(root / "oref/syn_ccd.fits", 1), fits.getdata(GOLDEN_OREF / "ccd.fits", 1)
+    assert a.columns.names == b.columns.names
+    assert [c.format[-1] for c in a.columns] == [c.format[-1] for c in b.columns]
+    # the CRREJTAB is STScI's own: CR-SPLIT 2 spectra get the minimum guess, 4 sigma
+    params = read_crrejtab(root / "oref/j3m1403io_crr.fits", 2, 900.0, "SPECTROSCOPIC")
+    assert params.initgues == "minimum" and params.crsigmas == (4.0,) and params.crthresh == 0.75
+    assert params.skysub == "none"  # SKYSUB mode in the table, none for spectroscopy
+    if STSCI_CRREJTAB.is_file():
+        np.testing.assert_array_equal(
+            fits.getdata(root / "oref/j3m1403io_crr.fits", 1), fits.getdata(STSCI_CRREJTAB, 1)
         )
-    params = read_crrejtab(root / "oref/syn_crr.fits", 2, 900.0, "SPECTROSCOPIC")
-    assert params.crsigmas == (5.0, 4.0, 3.0) and params.crradius == 1.5
+    bpix = fits.getdata(root / "oref/syn_bpx.fits", 1)
+    assert bpix.columns.names == ["PIX1", "PIX2", "LENGTH", "AXIS", "VALUE"]
+    assert fits.getval(root / "oref/syn_bpx.fits", "SIZAXIS1", 1) == 1024
 
 
-def _blevcorr(raw: np.ndarray) -> np.ndarray:
-    """CALSTIS.md §2.5 for amp D (19/19 columns, 20 rows at the bottom, bias columns 1..15)."""
+def _blevcorr_subarray(raw: np.ndarray) -> np.ndarray:
+    """docs/calstis.md, BLEVCORR of an amp-D subarray: 18/18 columns, bias columns 0..13, no drift."""
     raw = raw.astype(np.float64)
-    ny = raw.shape[0] - 20
-    level = np.median(raw[20:, 1:16], axis=1)
+    ny = raw.shape[0]
+    level = np.median(raw[:, 0:14], axis=1)
     j = np.arange(ny) - ny // 2
     b, a = np.polyfit(j, level, 1)
-    vx = np.arange(19, raw.shape[1] - 19)
-    m = np.polyfit(vx - (vx[0] + vx[-1]) // 2, np.median(raw[:20, 19:-19], axis=0), 1)[0]
-    drift = m * (np.arange(raw.shape[1] - 38) - (8 - 19))
-    return raw[20:, 19:-19] - (a + b * j)[:, None] - drift[None, :]
+    return raw[:, 18:-18] - (a + b * j)[:, None]
 
 
 def test_science_products_follow_the_calstis_order(root):
@@ -256,17 +277,18 @@ def test_science_products_follow_the_calstis_order(root):
     flat = fits.getdata(oref / "syn_pfl.fits", "SCI")
     dhdr = fits.getheader(oref / "syn_pipe_drk.fits")
     with fits.open(root / f"science/{OBS}_raw.fits") as raw:
-        blv = [(_blevcorr(raw["SCI", k].data) - bias).astype(np.float32) for k in (1, 2)]
+        blv = [(_blevcorr_subarray(raw["SCI", k].data) - bias).astype(np.float32) for k in (1, 2)]
         t = [raw["SCI", k].header["EXPTIME"] for k in (1, 2)]
         temps = [raw["SCI", k].header["OCCDHTAV"] for k in (1, 2)]
-    params = read_crrejtab(oref / "syn_crr.fits", 2, np.mean(t), "SPECTROSCOPIC")
+    params = read_crrejtab(oref / "j3m1403io_crr.fits", 2, np.mean(t), "SPECTROSCOPIC")
     res = crreject_stack(blv, [np.zeros(blv[0].shape, np.int16)] * 2, t, [5.0] * 2, [1.0] * 2, params,
                          return_masks=True)  # fmt: skip
     with fits.open(root / f"science/{OBS}_crj.fits") as crj:
         hdr = crj["SCI"].header
         factor = 1 + dhdr["DRK_VS_T"] * (hdr["OCCDHTAV"] - dhdr["REF_TEMP"])
         expected = (res.sci - dark * factor * hdr["EXPTIME"] / 1.0) / flat
-        np.testing.assert_allclose(crj["SCI"].data, expected, rtol=1e-5, atol=2e-3)
+        close = np.isclose(crj["SCI"].data, expected, rtol=1e-5, atol=2e-3)
+        assert close.mean() > 0.999  # (the hand version ignores BPIXTAB flags in the overscan fit)
         assert hdr["EXPTIME"] == res.texptime
         hot = dark > 0.1
         assert np.all(crj["DQ"].data[hot] & 16)
@@ -277,6 +299,35 @@ def test_science_products_follow_the_calstis_order(root):
             np.testing.assert_allclose(flt["SCI", k].data, expected, rtol=1e-5, atol=2e-3)
             np.testing.assert_array_equal((flt["DQ", k].data & 8192) > 0, res.masks[k - 1])
             assert flt["SCI", k].header["LTV1"] == 0
+
+
+def _run_cs0(root: Path, workdir: Path) -> Path:
+    """calstis (hstcal's cs0.e) on a copy of the demo's raw and wavecal, with the demo's oref."""
+    for kind in ("raw", "wav"):
+        shutil.copyfile(root / f"science/{OBS}_{kind}.fits", workdir / f"{OBS}_{kind}.fits")
+    env = {**os.environ, "oref": f"{root / 'oref'}/"}
+    proc = subprocess.run(["cs0.e", f"{OBS}_raw.fits"], cwd=workdir, env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "ERROR" not in proc.stdout
+    return workdir
+
+
+@pytest.mark.skipif(shutil.which("cs0.e") is None, reason="hstcal's cs0.e is not on PATH")
+@pytest.mark.parametrize("size", [SIZE, 1024], ids=["subarray", "full-frame"])
+def test_calstis_makes_the_archive_products(root, tmp_path_factory, size):
+    """The pipeline _crj and _flt of the archive are what calstis makes of its _raw."""
+    if size != SIZE:
+        root = generate_archive(tmp_path_factory.mktemp("full") / "a", size=size, n_darks=2, seed=8)
+    out = _run_cs0(root, tmp_path_factory.mktemp("cs0"))
+    for kind, nimsets in (("crj", 1), ("flt", 2)):
+        with fits.open(root / f"science/{OBS}_{kind}.fits") as mine, fits.open(out / f"{OBS}_{kind}.fits") as ref:
+            for k in range(1, nimsets + 1):
+                np.testing.assert_array_equal(ext_data(mine["SCI", k]), ext_data(ref["SCI", k]))
+                np.testing.assert_allclose(ext_data(mine["ERR", k]), ext_data(ref["ERR", k]), rtol=1e-6)
+                np.testing.assert_array_equal(ext_data(mine["DQ", k]), ext_data(ref["DQ", k]))
+                for key in ("EXPTIME", "OCCDHTAV", "LTV1", "LTV2", "MEANBLEV", "MEANDARK"):
+                    assert mine["SCI", k].header[key] == pytest.approx(ref["SCI", k].header[key], rel=1e-6)
 
 
 def test_sx1_is_the_box_extraction_of_the_crj(root):
@@ -293,10 +344,10 @@ def test_sx1_is_the_box_extraction_of_the_crj(root):
         t = crj["SCI"].header["EXPTIME"]
         ext = extract_box(crj["SCI"].data, crj["ERR"].data, crj["DQ"].data, trace_rows(row["EXTRLOCY"]),
                           row["EXTRSIZE"], row["BK1OFFST"], row["BK2OFFST"], row["BK1SIZE"], row["BK2SIZE"])  # fmt: skip
-    assert row["NELEM"] == SIZE and len(row["WAVELENGTH"]) == SIZE
+    assert row["NELEM"] == 1024 and len(row["WAVELENGTH"]) == 1024
     np.testing.assert_allclose(row["NET"], ext["net"] / t, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(row["GROSS"], ext["gross"] / t, rtol=1e-5, atol=1e-6)
     assert np.all(np.diff(row["WAVELENGTH"]) > 0) and np.median(row["NET"]) > 1
     sens = row["FLUX"] / row["NET"]
     assert np.all(np.isfinite(sens)) and np.all(sens > 0)
-    assert abs(row["EXTRLOCY"][SIZE // 2] - (SIZE / 2 + 1)) < 2  # the trace is near the middle
+    assert abs(row["EXTRLOCY"][512] - (SIZE / 2 + 1)) < 2  # the trace is near the middle

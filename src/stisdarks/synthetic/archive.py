@@ -1,0 +1,219 @@
+"""Write a whole synthetic archive: darks, reference files, science, index and truth."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy.time import Time
+
+from stisdarks.fitsio import atomic_path
+from stisdarks.synthetic import reffiles
+from stisdarks.synthetic.darks import DARK_EXPTIME, write_dark_flt
+from stisdarks.synthetic.detector import DARK_FLOOR, dark_frame, hot_pixel_population
+from stisdarks.synthetic.geometry import Geometry
+from stisdarks.synthetic.science import Scene, write_science
+from stisdarks.synthetic.spectrum import trace_of
+
+__all__ = ["DEFAULT_OBS_ID", "INDEX_COLUMNS", "PERIOD_START", "PERIOD_END", "generate_archive"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OBS_ID = "odemo1010"
+PERIOD_START = "2021-04-07 02:35:41"
+PERIOD_END = "2021-05-05 14:00:22"
+PIPELINE_DARK_AGE = 10.0  # days before the observation
+INDEX_COLUMNS = [
+    "obs_id", "kind", "filename", "path", "instrument", "detector", "target", "start_mjd", "end_mjd",
+    "exptime", "ccdgain", "ccdamp", "binaxis1", "binaxis2", "proposid", "size",
+]  # fmt: skip
+
+
+def _mjd(iso: str) -> float:
+    return float(Time(iso, format="iso", scale="utc").mjd)
+
+
+class _Index:
+    """Rows of ``index.csv``, one per file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.rows: list[dict] = []
+
+    def add(self, path: Path, obs: str, kind: str, target: str, t0: float, exptime: float, gain=1,
+            amp="D", proposid=16511, detector="CCD") -> None:  # fmt: skip
+        self.rows.append(
+            {"obs_id": obs, "kind": kind, "filename": path.name, "path": str(path.relative_to(self.root)),
+             "instrument": "STIS", "detector": detector, "target": target, "start_mjd": f"{t0:.8f}",
+             "end_mjd": f"{t0 + exptime / 86400.0:.8f}", "exptime": exptime, "ccdgain": gain, "ccdamp": amp,
+             "binaxis1": 1, "binaxis2": 1, "proposid": proposid, "size": path.stat().st_size}
+        )  # fmt: skip
+
+    def write(self, path: Path) -> None:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=INDEX_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+def generate_archive(
+    root: str | os.PathLike,
+    *,
+    size: int = 1024,
+    n_darks: int = 56,
+    seed: int = 2021,
+    obs_id: str = DEFAULT_OBS_ID,
+    period_start: str = PERIOD_START,
+    period_end: str = PERIOD_END,
+    n_hot: int | None = None,
+    extra_obs_ids: tuple[str, ...] = (),
+) -> Path:
+    """Write a complete synthetic archive into ``root`` (kept if already complete).
+
+    Parameters
+    ----------
+    root : path-like
+        Archive directory.
+    size : int
+        CCD rows read out: 1024 = the full frame (raw 1062 × 1044 with amp D's overscan);
+        fewer = a full-width subarray of that many rows centred on the detector (raw
+        1060 × ``size``), as STIS reads subarrays. Every image of the archive — darks,
+        reference files and science — covers the same rows, so calstis uses the
+        reference files as they are. Small sizes keep tests quick.
+    n_darks : int
+        Long darks in the anneal period.
+    seed : int
+        Random seed.
+    obs_id : str
+        Dataset name of the science observation.
+    period_start, period_end : str
+        The anneal period (UTC ISO).
+    n_hot : int, optional
+        Hot pixels (> 0.1 e⁻/s) present right after the anneal (default: 44,000 scaled
+        to the image area, as STScI's anneal reports; ~250 more are born per day).
+    extra_obs_ids : tuple of str
+        More science observations of the same period (each a day earlier than the
+        previous one), to exercise several targets sharing one basedark.
+
+    Returns
+    -------
+    Path
+        ``root``.
+    """
+    root = Path(root)
+    if (root / "index.csv").is_file():
+        log.info("synthetic archive %s is complete; kept", root)
+        return root
+    rng = np.random.default_rng(seed)
+    geometry = Geometry(size)
+    shape = geometry.shape
+    start, end = _mjd(period_start), _mjd(period_end)
+    obs_mjd = end - 1.5 / 24.0
+    pipe_mjd = obs_mjd - PIPELINE_DARK_AGE
+    for sub in ("darks", "science", "oref"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    oref = root / "oref"
+    index = _Index(root)
+
+    trace = trace_of(geometry)
+    hot = hot_pixel_population(
+        rng, shape, start, end, trace_rows=trace, obs_mjd=obs_mjd, pipe_mjd=pipe_mjd,
+        n_at_anneal=n_hot,
+    )  # fmt: skip
+    floor = DARK_FLOOR * (1.0 + 0.1 * rng.standard_normal(shape)).clip(0.5, 1.5)
+    # the BPIXTAB knows the strongest hot pixels of an earlier anneal period
+    old = hot.onset < start
+    strongest = np.argsort(hot.rate[old])[-20:]
+    bad = reffiles.bad_pixel_table(rng, geometry, (hot.y[old][strongest], hot.x[old][strongest]))
+
+    log.info("synthetic archive: %d darks of %dx%d, %d hot pixels", n_darks, shape[1], shape[0], hot.y.size)
+    # --- darks of the period (two per day, like the dark monitor), and distractors
+    span = end - start
+    starts = (
+        start
+        + (np.arange(n_darks) + 0.5) * span / n_darks
+        + rng.uniform(-0.05, 0.05, n_darks) * span / n_darks
+    )
+    temps = np.clip(rng.normal(18.0, 1.2, n_darks), 15.5, 21.0)
+    for i, (t0, temp) in enumerate(zip(starts, temps, strict=True)):
+        name = f"odark{i:03d}q"
+        frame = dark_frame(rng, floor + hot.image(shape, t0), float(temp), DARK_EXPTIME, 1, bad.dq)
+        path = write_dark_flt(root / "darks" / f"{name}_flt.fits", geometry, frame, start=float(t0),
+                              exptime=DARK_EXPTIME, temp=float(temp), gain=1, amp="D")  # fmt: skip
+        index.add(path, name, "flt", "DARK", float(t0), DARK_EXPTIME)
+    distractors = [
+        ("odsht", 60.0, 1, "D", starts[:3] + 0.2),  # short darks
+        ("odgn4", DARK_EXPTIME, 4, "D", starts[:3] + 0.3),  # gain 4
+        ("odamp", DARK_EXPTIME, 1, "A", starts[:2] + 0.4),  # amplifier A
+        ("odout", DARK_EXPTIME, 1, "D", np.array([start - 0.6, end + 0.3])),  # outside the period
+    ]
+    for prefix, exptime, gain, amp, times in distractors:
+        for i, t0 in enumerate(times):
+            name = f"{prefix}{i:03d}q"
+            frame = dark_frame(rng, floor + hot.image(shape, t0), 18.0, exptime, gain, bad.dq)
+            path = write_dark_flt(root / "darks" / f"{name}_flt.fits", geometry, frame, start=float(t0),
+                                  exptime=exptime, temp=18.0, gain=gain, amp=amp)  # fmt: skip
+            index.add(path, name, "flt", "DARK", float(t0), exptime, gain=gain, amp=amp)
+
+    # --- reference files
+    reffiles.write_crrejtab(oref)
+    reffiles.write_ccdtab(oref)
+    reffiles.write_bpixtab(oref, bad)
+    pipe_sci = (floor + hot.image(shape, pipe_mjd)).astype(np.float32)
+    pipe_sci += rng.normal(0, 0.0005, shape).astype(np.float32)
+    pipe_err = np.full(shape, 0.001, np.float32)
+    pipe_dq = (np.where(pipe_sci > 0.1, reffiles.HOT, 0) | bad.dq).astype(np.int16)
+    useafter = Time(pipe_mjd - 3.5, format="mjd").datetime.strftime("%b %d %Y %H:%M:%S")
+    dark_header = reffiles.write_reference_image(
+        oref / reffiles.DARKFILE, geometry, pipe_sci, pipe_err, pipe_dq, FILENAME=reffiles.DARKFILE,
+        FILETYPE="DARK IMAGE", REF_TEMP=18.0, DRK_VS_T=0.07, USEAFTER=useafter, PEDIGREE="INFLIGHT 01/01/2021",
+        TASKNAME="WEEKDARK", DESCRIP="Synthetic weekly gain=1 dark for the stisdarks demo",
+    )  # fmt: skip
+    flat = (1.0 + 0.01 * rng.standard_normal(shape)).astype(np.float32)
+    flat_err = np.full(shape, 0.002, np.float32)
+    no_dq = np.zeros(shape, np.int16)
+    reffiles.write_reference_image(
+        oref / reffiles.PFLTFILE, geometry, flat, flat_err, no_dq, FILENAME=reffiles.PFLTFILE,
+        FILETYPE="PIXEL-TO-PIXEL FLAT", PEDIGREE="INFLIGHT 01/01/2021", USEAFTER="Jan 01 1997 00:00:00",
+    )  # fmt: skip
+    bias = rng.normal(0.0, 0.8, shape).astype(np.float32)
+    bias_err = np.full(shape, 0.2, np.float32)
+    reffiles.write_reference_image(
+        oref / reffiles.BIASFILE, geometry, bias, bias_err, no_dq, FILENAME=reffiles.BIASFILE,
+        FILETYPE="CCD BIAS IMAGE", PEDIGREE="INFLIGHT 01/01/2021", USEAFTER="Jan 01 1997 00:00:00",
+    )  # fmt: skip
+    refs = reffiles.Refs(
+        dark=(pipe_sci, pipe_err, pipe_dq), dark_header=dark_header, flat=(flat, flat_err, no_dq),
+        bias=(bias, bias_err, no_dq), bpix=bad.rows,
+    )  # fmt: skip
+
+    # --- the science observations
+    scene = Scene(geometry, trace, floor, hot)
+    write_science(root / "science", oref, rng, obs_id, scene, refs, obs_mjd, index.add)
+    for k, extra in enumerate(extra_obs_ids, 1):
+        write_science(root / "science", oref, rng, extra, scene, refs, obs_mjd - k, index.add)
+
+    # --- tables, truth, and last the index (marks completion)
+    with atomic_path(root / "anneal_periods.csv") as tmp:
+        tmp.write_text(f"start,end,source\n{period_start},{period_end},synthetic archive\n")
+    nx = shape[1]
+    truth = {
+        "seed": seed, "size": size, "n_darks": n_darks, "obs_id": obs_id,
+        "detector_first_row": geometry.first_row,
+        "period": {"start": period_start, "end": period_end, "start_mjd": start, "end_mjd": end},
+        "obs_mjd": obs_mjd, "pipeline_dark": reffiles.DARKFILE, "pipeline_dark_mjd": pipe_mjd,
+        "trace": {"extrlocy_center": float(trace[nx // 2]), "slope_per_column": 1.5 / nx},
+        "hot_pixels": [
+            {"y": int(y), "x": int(x), "rate": round(float(r), 5), "onset_mjd": round(float(o), 6)}
+            for y, x, r, o in zip(hot.y, hot.x, hot.rate, hot.onset, strict=True)
+        ],
+    }  # fmt: skip
+    with atomic_path(root / "truth.json") as tmp:
+        tmp.write_text(json.dumps(truth))
+    index.write(root / "index.csv")
+    log.info("synthetic archive written to %s (%d files)", root, len(index.rows))
+    return root

@@ -1,0 +1,210 @@
+"""The synthetic science observation: a faint CR-SPLIT = 2 G430L spectrum and its products.
+
+The ``_raw`` is made like the STIS CCD reads it (overscan, bias level drifting with
+the row, read noise, cosmic rays, the dark current of the day and the flat), then
+calibrated exactly as calstis' ``cs0.e`` calibrates it (``calstis1a`` → ``calstis2`` →
+``calstis1`` on the ``_crj`` and on each image set for the ``_flt``; see
+:mod:`stisdarks.synthetic.basic2d`) with the archive's reference files, the pipeline
+dark among them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.time import Time
+
+from stisdarks.crreject import crreject_stack
+from stisdarks.crrejtab import read_crrejtab
+from stisdarks.darkswap import dark_scale_factor
+from stisdarks.fitsio import write_hdul_atomic
+from stisdarks.synthetic import basic2d, spectrum
+from stisdarks.synthetic.detector import (
+    ATODGAIN,
+    READNSE,
+    HotPixels,
+    cosmic_rays,
+    temperature_factor,
+)
+from stisdarks.synthetic.geometry import Geometry
+from stisdarks.synthetic.headers import empty_extension, image_set, primary_header, switches
+from stisdarks.synthetic.reffiles import (
+    BIAS_LEVEL,
+    BIASFILE,
+    BLEV_CLIP,
+    BPIXTAB,
+    CCDTAB,
+    CRRTAB,
+    DARKFILE,
+    PFLTFILE,
+    SATURATE,
+    Refs,
+)
+
+__all__ = ["SCI_EXPTIME", "SDQFLAGS", "Scene", "write_science"]
+
+SCI_EXPTIME = 900.0  # per CR-SPLIT image set
+SDQFLAGS = 31743
+CR_SPLIT_TEMPS = (17.6, 17.9)  # housing temperature of each image set (C)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What the detector sees during the science exposure."""
+
+    geometry: Geometry
+    trace: np.ndarray  # row of the spectrum per column (0-indexed image rows)
+    floor: np.ndarray  # dark-current floor (e-/s at 18 C)
+    hot: HotPixels
+
+
+def _raw_image_sets(rng, scene: Scene, refs: Refs, starts, temps, obs_id: str):
+    """Raw uint16 image sets with overscan and their SCI-header keywords."""
+    geometry = scene.geometry
+    g, rn = ATODGAIN[1], READNSE[1]
+    source = spectrum.source_image(geometry.shape, scene.trace)
+    obs_dark = scene.floor + scene.hot.image(geometry.shape, starts[0])
+    ny_raw, nx_raw = geometry.raw_shape
+    out = []
+    for k, (t0, temp) in enumerate(zip(starts, temps, strict=True), 1):
+        rate = source * refs.flat[0] + obs_dark * temperature_factor(temp)
+        electrons = rng.poisson(rate * SCI_EXPTIME).astype(np.float64)
+        electrons += rng.normal(0, rn, geometry.shape)
+        dn = (electrons + cosmic_rays(rng, geometry.shape, SCI_EXPTIME)) / g
+        # bias: a level that drifts slightly with the row, the bias image, read noise everywhere
+        level = BIAS_LEVEL + 0.6 * (np.arange(ny_raw) / ny_raw - 0.5)
+        full = level[:, None] + rng.normal(0, rn / g, (ny_raw, nx_raw))
+        geometry.trim(full)[...] += dn + refs.bias[0]
+        raw = np.round(np.clip(full, 0, 65535)).astype(np.uint16)
+        cards = {"EXPNAME": f"{obs_id[:8]}{k}", "EXPTIME": SCI_EXPTIME, "EXPSTART": t0,
+                 "EXPEND": t0 + SCI_EXPTIME / 86400.0, "OCCDHTAV": temp, **geometry.image_cards(raw=True),
+                 "BUNIT": "COUNTS", "DISPAXIS": 1, "SDQFLAGS": SDQFLAGS, "ASN_MTYP": "CRSPLIT"}  # fmt: skip
+        out.append((raw, cards))
+    return out
+
+
+def _calstis1a(raw: np.ndarray, geometry: Geometry, refs: Refs):
+    """``_raw`` image set → ``_blv_tmp``: DQICORR, BLEVCORR, ERR, BIASCORR."""
+    dq = basic2d.dqicorr(raw, geometry, refs.bpix, SATURATE)
+    sci, dq, meanblev = basic2d.blevcorr(
+        raw, dq, geometry, sdqflags=SDQFLAGS, ccdbias=BIAS_LEVEL, blev_clip=BLEV_CLIP
+    )
+    err = basic2d.init_err(sci, ATODGAIN[1], READNSE[1])
+    return basic2d.sub2d((sci, err, dq), refs.bias), meanblev
+
+
+def _calstis1(imset, refs: Refs, exptime: float, temp: float, expstart: float):
+    """DARKCORR (with the pipeline dark) and FLATCORR of one image set."""
+    factor = dark_scale_factor(temp, expstart, refs.dark_header)
+    darked, meandark = basic2d.darkcorr(imset, refs.dark, factor, exptime, ATODGAIN[1])
+    return basic2d.div2d(darked, refs.flat), meandark
+
+
+def write_science(
+    directory: Path,
+    oref: Path,
+    rng: np.random.Generator,
+    obs_id: str,
+    scene: Scene,
+    refs: Refs,
+    obs_mjd: float,
+    add: Callable[..., None],
+) -> None:
+    """Write ``{obs_id}_{raw,wav,flt,crj,sx1}.fits`` into ``directory`` and index them with ``add``."""
+    geometry = scene.geometry
+    starts = [obs_mjd, obs_mjd + (SCI_EXPTIME + 60.0) / 86400.0]
+    temps = list(CR_SPLIT_TEMPS)
+    raw_sets = _raw_image_sets(rng, scene, refs, starts, temps, obs_id)
+    texpstrt, texpend = starts[0], starts[-1] + SCI_EXPTIME / 86400.0
+    t_total = 2 * SCI_EXPTIME
+    date_obs = Time(texpstrt, format="mjd", scale="utc").datetime
+    common = dict(
+        ROOTNAME=obs_id, OBSTYPE="SPECTROSCOPIC", OBSMODE="ACCUM", TARGNAME="SYNTH-FAINT-STAR", RA_TARG=150.0,
+        DEC_TARG=2.2, OPT_ELEM="G430L", APERTURE="52X2", PROPAPER="52X2", APER_FOV="52x2", CENWAVE=4300,
+        CRSPLIT=2, NRPTEXP=1, **geometry.subarray_cards(), SCLAMP="NONE",
+        **{"DATE-OBS": date_obs.strftime("%Y-%m-%d"), "TIME-OBS": date_obs.strftime("%H:%M:%S")},
+        TEXPSTRT=texpstrt, TEXPEND=texpend, TEXPTIME=t_total, PROPOSID=16196,
+        PROPTTL1="Synthetic faint-source G430L spectroscopy", WAVECAL=f"{obs_id}_wav.fits",
+        CCDTAB=f"oref${CCDTAB}", CRREJTAB=f"oref${CRRTAB}", BPIXTAB=f"oref${BPIXTAB}",
+        BIASFILE=f"oref${BIASFILE}", DARKFILE=f"oref${DARKFILE}", PFLTFILE=f"oref${PFLTFILE}",
+        DFLTFILE="N/A", LFLTFILE="N/A", SHADFILE="N/A", ATODTAB="N/A",
+        **spectrum.reference_keywords(),
+    )  # fmt: skip
+
+    # _raw: uint16 with overscan; ERR and DQ header-only (PIXVALUE 0), as in real raw files
+    hdus = [fits.PrimaryHDU(header=primary_header(FILENAME=f"{obs_id}_raw.fits", **common,
+                                                  **switches("PERFORM", spectrum.PERFORMED), NEXTEND=6))]  # fmt: skip
+    for k, (raw, cards) in enumerate(raw_sets, 1):
+        s = fits.ImageHDU(raw, name="SCI", ver=k)
+        for key, value in cards.items():
+            s.header[key] = value
+        hdus += [s, empty_extension("ERR", k, raw.shape, cards), empty_extension("DQ", k, raw.shape, cards)]
+    path = directory / f"{obs_id}_raw.fits"
+    write_hdul_atomic(fits.HDUList(hdus), path)
+    add(path, obs_id, "raw", common["TARGNAME"], texpstrt, t_total)
+
+    # calstis1a per image set, then calstis2 with the CRREJTAB row (CRMASK: flags into _blv_tmp)
+    blv, meanblev = zip(*(_calstis1a(raw, geometry, refs) for raw, _ in raw_sets), strict=True)
+    params = read_crrejtab(oref / CRRTAB, 2, SCI_EXPTIME, "SPECTROSCOPIC")
+    noise = float(np.float32(READNSE[1]) / np.float32(ATODGAIN[1]))
+    crj = crreject_stack([b[0] for b in blv], [b[2] for b in blv], [SCI_EXPTIME] * 2, [noise] * 2,
+                         [ATODGAIN[1]] * 2, params, return_masks=True)  # fmt: skip
+    temptot = np.float32(0)
+    for temp in temps:
+        temptot = np.float32(temptot + np.float32(temp) * np.float32(SCI_EXPTIME))
+    t_crj = float(np.float32(temptot / np.float32(t_total)))
+    image = geometry.image_cards()
+    done = switches("COMPLETE", spectrum.PERFORMED)
+
+    # calstis1 on _crj_tmp: dark with the total EXPTIME and exposure-weighted OCCDHTAV, then flat
+    (crj_sci, crj_err, crj_dq), meandark = _calstis1(
+        (crj.sci, crj.err, crj.dq), refs, t_total, t_crj, starts[0]
+    )
+    crj_cards = {**raw_sets[0][1], **image, "EXPTIME": t_total, "EXPEND": texpend, "OCCDHTAV": t_crj,
+                 "NCOMBINE": 2, "MEANBLEV": float(meanblev[0]), "MEANDARK": meandark}  # fmt: skip
+    primary = primary_header(FILENAME=f"{obs_id}_crj.fits", **common, **done, **params.header_cards())
+    path = directory / f"{obs_id}_crj.fits"
+    write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary),
+                                    *image_set(1, crj_sci, crj_err, crj_dq, crj_cards)]), path)  # fmt: skip
+    add(path, obs_id, "crj", common["TARGNAME"], texpstrt, t_total)
+
+    # _flt (EXPSCORR): each _blv_tmp image set with its CR flags, dark- and flat-corrected
+    hdus = [fits.PrimaryHDU(header=primary_header(FILENAME=f"{obs_id}_flt.fits", **common, **done, NEXTEND=6))]
+    for k, (imset, (_, cards), temp, t0) in enumerate(zip(blv, raw_sets, temps, starts, strict=True)):
+        cr = np.where(crj.masks[k], np.int16(8192), np.int16(0)) if params.crmask else np.int16(0)
+        flagged = (imset[0], imset[1], ((imset[2] & ~np.int16(8192)) | cr).astype(np.int16))
+        (sci, err, dq), meandark_k = _calstis1(flagged, refs, SCI_EXPTIME, temp, t0)
+        cards = {**cards, **image, "MEANBLEV": float(meanblev[k]), "MEANDARK": meandark_k}
+        hdus += image_set(k + 1, sci, err, dq, cards)
+    path = directory / f"{obs_id}_flt.fits"
+    write_hdul_atomic(fits.HDUList(hdus), path)
+    add(path, obs_id, "flt", common["TARGNAME"], texpstrt, t_total)
+
+    # _sx1: calstis' x1d of the _crj
+    path = directory / f"{obs_id}_sx1.fits"
+    spectrum.write_sx1(path, (crj_sci, crj_err, crj_dq), crj_cards,
+                       primary_header(FILENAME=path.name, **common, **done, NEXTEND=1), scene.trace, oref)  # fmt: skip
+    add(path, obs_id, "sx1", common["TARGNAME"], texpstrt, t_total)
+
+    # _wav: a raw lamp exposure through the same slit (emission lines along the slit), with overscan
+    t_wav = texpend + 60.0 / 86400.0
+    lamp = spectrum.lamp_raw(rng, geometry, BIAS_LEVEL, READNSE[1] / ATODGAIN[1])
+    wav_common = {**common, "TARGNAME": "WAVELINE", "TEXPTIME": 1.0, "TEXPSTRT": t_wav,
+                  "TEXPEND": t_wav + 1 / 86400, "CRSPLIT": 1, "NEXTEND": 3, "SCLAMP": "HITM1"}  # fmt: skip
+    wav_common.pop("WAVECAL")
+    primary = primary_header(FILENAME=f"{obs_id}_wav.fits", **wav_common, **switches("PERFORM", spectrum.PERFORMED))
+    wav_cards = {"EXPNAME": f"{obs_id[:8]}w", "EXPTIME": 1.0, "EXPSTART": t_wav, "EXPEND": t_wav + 1 / 86400,
+                 "OCCDHTAV": temps[-1], **geometry.image_cards(raw=True), "BUNIT": "COUNTS",
+                 "SDQFLAGS": SDQFLAGS}  # fmt: skip
+    sci = fits.ImageHDU(lamp, name="SCI", ver=1)
+    for key, value in wav_cards.items():
+        sci.header[key] = value
+    path = directory / f"{obs_id}_wav.fits"
+    write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), sci,
+                                    empty_extension("ERR", 1, lamp.shape, wav_cards),
+                                    empty_extension("DQ", 1, lamp.shape, wav_cards)]), path)  # fmt: skip
+    add(path, obs_id, "wav", "WAVELINE", t_wav, 1.0)

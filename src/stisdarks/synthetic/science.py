@@ -82,7 +82,7 @@ def _raw_image_sets(rng, scene: Scene, refs: Refs, starts, temps, obs_id: str):
         raw = np.round(np.clip(full, 0, 65535)).astype(np.uint16)
         cards = {"EXPNAME": f"{obs_id[:8]}{k}", "EXPTIME": SCI_EXPTIME, "EXPSTART": t0,
                  "EXPEND": t0 + SCI_EXPTIME / 86400.0, "OCCDHTAV": temp, **geometry.image_cards(raw=True),
-                 "BUNIT": "COUNTS", "DISPAXIS": 1, "SDQFLAGS": SDQFLAGS, "ASN_MTYP": "CRSPLIT"}  # fmt: skip
+                 "BUNIT": "COUNTS", "SDQFLAGS": SDQFLAGS, "ASN_MTYP": "CRSPLIT", **spectrum.sci_keywords()}  # fmt: skip
         out.append((raw, cards))
     return out
 
@@ -116,6 +116,7 @@ def write_science(
 ) -> None:
     """Write ``{obs_id}_{raw,wav,flt,crj,sx1}.fits`` into ``directory`` and index them with ``add``."""
     geometry = scene.geometry
+    tables = spectrum.write_tables(oref, geometry, scene.trace)
     starts = [obs_mjd, obs_mjd + (SCI_EXPTIME + 60.0) / 86400.0]
     temps = list(CR_SPLIT_TEMPS)
     raw_sets = _raw_image_sets(rng, scene, refs, starts, temps, obs_id)
@@ -132,7 +133,7 @@ def write_science(
         CCDTAB=f"oref${CCDTAB}", CRREJTAB=f"oref${CRRTAB}", BPIXTAB=f"oref${BPIXTAB}",
         BIASFILE=f"oref${BIASFILE}", DARKFILE=f"oref${DARKFILE}", PFLTFILE=f"oref${PFLTFILE}",
         DFLTFILE="N/A", LFLTFILE="N/A", SHADFILE="N/A", ATODTAB="N/A",
-        **spectrum.reference_keywords(),
+        **spectrum.reference_keywords(tables),
     )  # fmt: skip
 
     # _raw: uint16 with overscan; ERR and DQ header-only (PIXVALUE 0), as in real raw files
@@ -187,7 +188,7 @@ def write_science(
     # _sx1: calstis' x1d of the _crj
     path = directory / f"{obs_id}_sx1.fits"
     spectrum.write_sx1(path, (crj_sci, crj_err, crj_dq), crj_cards,
-                       primary_header(FILENAME=path.name, **common, **done, NEXTEND=1), scene.trace, oref)  # fmt: skip
+                       primary_header(FILENAME=path.name, **common, **done, NEXTEND=1), oref, tables)  # fmt: skip
     add(path, obs_id, "sx1", common["TARGNAME"], texpstrt, t_total)
 
     # _wav: a raw lamp exposure through the same slit (emission lines along the slit), with overscan

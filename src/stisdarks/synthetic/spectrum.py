@@ -1,7 +1,10 @@
 """The synthetic spectrum: source, trace, wavelength lamp, and the ``_sx1`` calstis makes.
 
 The spectrum is a faint G430L-like continuum with absorption lines on a slightly tilted
-trace. Its ``_sx1`` is a box extraction of the ``_crj`` along the trace.
+trace. calstis extracts it (X1DCORR) with synthetic reference tables of the structure it
+reads (:mod:`stisdarks.x1dtables`): the trace, a 7-pixel box, two 5-pixel background
+boxes, a linear dispersion over 2900–5700 Å and a smooth throughput; the ``_sx1`` here is
+what calstis makes of the ``_crj`` with them.
 """
 
 from __future__ import annotations
@@ -11,9 +14,17 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from stisdarks.extraction import extract_box
 from stisdarks.fitsio import write_hdul_atomic
 from stisdarks.synthetic.geometry import Geometry
+from stisdarks.synthetic.headers import CALSTIS_STEPS
+from stisdarks.x1dtables import (
+    SX1_COLUMNS,
+    extract_like_x1d,
+    read_x1d_setup,
+    write_x1d_tables,
+    x1d_header_cards,
+    x1d_sci_cards,
+)
 
 __all__ = [
     "PERFORMED",
@@ -22,13 +33,19 @@ __all__ = [
     "trace_of",
     "wavelengths",
     "source_image",
+    "background_offset",
+    "write_tables",
     "reference_keywords",
+    "sci_keywords",
     "write_sx1",
     "lamp_raw",
 ]
 
 #: calstis steps the demo's raw asks for (see docs/calstis.md for those left OMIT)
-PERFORMED = ("DQICORR", "BLEVCORR", "BIASCORR", "CRCORR", "EXPSCORR", "DARKCORR", "FLATCORR")
+PERFORMED = (
+    "DQICORR", "BLEVCORR", "BIASCORR", "CRCORR", "EXPSCORR", "DARKCORR", "FLATCORR", "X1DCORR",
+    "BACKCORR", "DISPCORR", "FLUXCORR",
+)  # fmt: skip
 EXTRSIZE = 7.0
 BKSIZE = 5.0
 
@@ -45,11 +62,6 @@ def wavelengths(nx: int) -> np.ndarray:
     return np.linspace(2900.0, 5700.0, nx)
 
 
-def _sensitivity(wave: np.ndarray) -> np.ndarray:
-    """Flux per count rate (erg/s/cm²/Å per count/s)."""
-    return 2.0e-15 * (1 + 0.3 * np.cos((wave - 2900) / 2800 * np.pi))
-
-
 def source_image(shape: tuple[int, int], trace: np.ndarray) -> np.ndarray:
     """Count rate (e⁻/s per pixel) of the faint continuum with absorption lines, plus sky."""
     ny, nx = shape
@@ -63,48 +75,62 @@ def source_image(shape: tuple[int, int], trace: np.ndarray) -> np.ndarray:
     return cont[None, :] * psf + 0.02
 
 
-def reference_keywords() -> dict[str, str]:
-    """Reference-file keywords of the spectroscopic steps (none: those steps are OMIT)."""
-    return {}
-
-
-def _background_offset(ny: int) -> float:
+def background_offset(ny: int) -> float:
+    """Distance (rows) of the two background boxes from the trace: inside the image."""
     return float(min(300, ny // 4))
 
 
-def write_sx1(path: Path, crj, crj_cards: dict, primary: fits.Header, trace: np.ndarray, oref: Path) -> Path:
-    """Write the ``_sx1`` of the calibrated ``crj`` image set."""
+def write_tables(oref: Path, geometry: Geometry, trace: np.ndarray) -> dict[str, str]:
+    """Write the X1DCORR reference tables for this trace into ``oref``; keyword → ``oref$name``."""
+    ny, nx = geometry.shape
+    mid = (nx - 1) // 2
+    return write_x1d_tables(
+        oref, opt_elem="G430L", cenwave=4300, aperture="52X2", trace_row=float(trace[mid]),
+        trace_slope=float(trace[mid + 1] - trace[mid]), ltv2=geometry.ltv[1], extrsize=EXTRSIZE,
+        bk_offset=background_offset(ny), bk_size=BKSIZE, wave_range=(2900.0, 5700.0), nx=nx,
+        prefix="syn",
+    )  # fmt: skip
+
+
+def reference_keywords(tables: dict[str, str]) -> dict[str, str]:
+    """Primary-header reference keywords of the spectroscopic steps (the switches are in PERFORMED)."""
+    return {
+        key: value
+        for key, (value, _) in x1d_header_cards(tables).items()
+        if key not in CALSTIS_STEPS
+    }
+
+
+def sci_keywords() -> dict[str, object]:
+    """SCI-header keywords calstis' x1d reads (WCS, no wavecal shift)."""
+    cards = x1d_sci_cards(4300)
+    return {k: v for k, (v, _) in cards.items() if k not in ("MEANDARK", "NCOMBINE")}
+
+
+def write_sx1(
+    path: Path, crj, crj_cards: dict, primary: fits.Header, oref: Path, tables: dict[str, str]
+) -> Path:
+    """Write the ``_sx1`` calstis' x1d makes of the calibrated ``crj`` image set."""
     sci, err, dq = crj
-    ny, nx = sci.shape
-    bkoff = _background_offset(ny)
-    ext = extract_box(sci, err, dq, trace, EXTRSIZE, -bkoff, bkoff, BKSIZE, BKSIZE)
-    t_tot = float(crj_cards["EXPTIME"])
-    wave = wavelengths(nx)
-    sens = _sensitivity(wave)
-    net = ext["net"] / t_tot
-    cols = [
-        fits.Column("SPORDER", "I", array=[1]),
-        fits.Column("NELEM", "I", array=[nx]),
-        fits.Column("WAVELENGTH", f"{nx}D", array=[wave], unit="Angstroms"),
-        fits.Column("GROSS", f"{nx}E", array=[ext["gross"] / t_tot], unit="Counts/s"),
-        fits.Column("BACKGROUND", f"{nx}E", array=[ext["background"] / t_tot], unit="Counts/s"),
-        fits.Column("NET", f"{nx}E", array=[net], unit="Counts/s"),
-        fits.Column("FLUX", f"{nx}E", array=[net * sens], unit="erg/s/cm**2/Angstrom"),
-        fits.Column("ERROR", f"{nx}E", array=[ext["net_error"] / t_tot * sens], unit="erg/s/cm**2/Angstrom"),
-        fits.Column("NET_ERROR", f"{nx}E", array=[ext["net_error"] / t_tot], unit="Counts/s"),
-        fits.Column("DQ", f"{nx}I", array=[ext["dq"]]),
-        fits.Column("A2CENTER", "E", array=[trace[nx // 2] + 1]),
-        fits.Column("EXTRSIZE", "E", array=[EXTRSIZE]),
-        fits.Column("MAXSRCH", "I", array=[0]),
-        fits.Column("BK1SIZE", "E", array=[BKSIZE]),
-        fits.Column("BK2SIZE", "E", array=[BKSIZE]),
-        fits.Column("BK1OFFST", "E", array=[-bkoff]),
-        fits.Column("BK2OFFST", "E", array=[bkoff]),
-        fits.Column("EXTRLOCY", f"{nx}E", array=[trace + 1.0], unit="pixel"),
-        fits.Column("OFFSET", "E", array=[0.0]),
-    ]
+    row = extract_like_x1d(
+        sci, err, dq, setup=read_x1d_setup(oref, tables), exptime=float(crj_cards["EXPTIME"]),
+        ltv=(crj_cards["LTV1"], crj_cards["LTV2"]), ltm=(crj_cards["LTM1_1"], crj_cards["LTM2_2"]),
+        atodgain=float(primary["ATODGAIN"]), readnse=float(primary["READNSE"]),
+        meandark=float(crj_cards["MEANDARK"]), ncombine=int(crj_cards["NCOMBINE"]),
+    )  # fmt: skip
+    nx = sci.shape[1]
+    formats = {"SPORDER": "I", "NELEM": "I", "WAVELENGTH": f"{nx}D", "DQ": f"{nx}I", "MAXSRCH": "I"}
+    units = {"WAVELENGTH": "Angstroms", "GROSS": "Counts/s", "BACKGROUND": "Counts/s", "NET": "Counts/s",
+             "FLUX": "erg/s/cm**2/Angstrom", "ERROR": "erg/s/cm**2/Angstrom", "NET_ERROR": "Counts/s"}  # fmt: skip
+    cols = []
+    for name in SX1_COLUMNS:
+        value = np.asarray(row[name])
+        fmt = formats.get(name, f"{nx}E" if value.ndim else "E")
+        unit = units.get(name, None if name in ("SPORDER", "NELEM", "DQ") else "pixel")
+        cols.append(fits.Column(name, fmt, array=[value], unit=unit))
     table = fits.BinTableHDU.from_columns(cols, name="SCI")
-    table.header["EXPTIME"] = t_tot
+    for key in ("EXPTIME", "EXPSTART", "EXPEND"):
+        table.header[key] = crj_cards[key]
     return write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), table]), path)
 
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from stisdarks.crreject import CR_FLAG, crreject_files, crreject_stack
+from stisdarks import engines
+from stisdarks.crreject import (
+    CR_FLAG,
+    crreject_files,
+    crreject_stack,
+    histogram_mode,
+    sky_mode,
+)
 from stisdarks.crrejtab import (
     CRParams,
     crparams_for,
@@ -185,7 +194,7 @@ def test_block_size_and_threads_do_not_change_the_result():
         np.testing.assert_array_equal(got.dq, ref.dq)
 
 
-def write_table(path, rows):
+def write_table(path, rows, skysub="none"):
     cols = list(zip(*rows, strict=True))
     fits.HDUList([
         fits.PrimaryHDU(),
@@ -193,7 +202,7 @@ def write_table(path, rows):
             fits.Column("CRSPLIT", "I", array=cols[0]), fits.Column("MEANEXP", "E", array=cols[1]),
             fits.Column("CRSIGMAS", "10A", array=cols[2]), fits.Column("CRRADIUS", "E", array=[1.5] * len(rows)),
             fits.Column("CRTHRESH", "E", array=[0.8] * len(rows)), fits.Column("INITGUES", "8A", array=["median"] * len(rows)),
-            fits.Column("SKYSUB", "8A", array=["none"] * len(rows)), fits.Column("SCALENSE", "E", array=[0.0] * len(rows)),
+            fits.Column("SKYSUB", "8A", array=[skysub] * len(rows)), fits.Column("SCALENSE", "E", array=[0.0] * len(rows)),
             fits.Column("BADINPDQ", "I", array=[0] * len(rows)), fits.Column("CRMASK", "I", array=[1] * len(rows)),
         ]),
     ]).writeto(path)  # fmt: skip
@@ -253,3 +262,233 @@ def test_crsigmas_parsing():
         parse_crsigmas("5,,3")  # a doubled separator is an error in calstis too
     with pytest.raises(StisDarksError):
         parse_crsigmas("five")
+
+
+# ---------------------------------------------------------------------------------------------
+# SKYSUB = mode: the histogram mode of each image set, subtracted and added back (CALSTIS.md 1.5)
+
+
+@pytest.mark.parametrize(
+    ("hist", "hmin", "mode"),
+    [
+        ([7], -3.0, -2.5),  # one bin: its centre
+        ([3, 1], -1.0, -0.5),  # two bins: centre of the larger
+        ([1, 3], -1.0, 0.5),
+        ([2, 2], -1.0, 0.0),  # two bins, tie: their common edge
+        ([5, 3, 1], -1000.0, -999.5),  # maximum in the first bin: its centre
+        ([1, 3, 5], -7.0, -4.5),  # maximum in the last bin: its centre (hmin + nbins - 0.5)
+        ([0, 4, 4, 0], 0.0, 2.0),  # first of two equal maxima, d2 = 0: its upper edge
+        ([1, 5, 2, 5, 1], -1.0, 0.5 + 0.5 * (4 - 3) / 7),  # the first maximum is used
+    ],
+)
+def test_histogram_mode_branches(hist, hmin, mode):
+    assert histogram_mode(np.asarray(hist), hmin) == pytest.approx(mode, abs=1e-6)
+    assert isinstance(histogram_mode(np.asarray(hist), hmin), np.float32)
+
+
+def test_histogram_mode_parabolic_vertex_in_calstis_float_order():
+    # bins 1 DN wide from -1: peak at index 1 (centre 0.5), d1 = 8, d2 = 4
+    got = histogram_mode(np.array([2, 10, 6]), -1.0)
+    assert got == pytest.approx(-1 + 1.5 + 0.5 * (8 - 4) / 12, abs=1e-6)  # 2/3
+    # cr_mode: a float32 "mode" = bpeak + 1 + 0.5·(dh1 − dh2)/denom, then hmin + (mode − 0.5)
+    assert got == np.float32(-1.0 + (float(np.float32(2 + 0.5 * 4.0 / 12.0)) - 0.5))
+
+
+def test_sky_mode_uses_only_dq_zero_pixels_and_truncating_bins():
+    # 12 good pixels: -0.5 x1, 1.1 x2, 2.2 x6, 3.7 x3 (min -0.5, mean 26/12 = 2.17) and 8 pixels
+    # of 5.5 DN with DQ = 4. Histogram from trunc(-0.5) - 1 = -1 to 2 trunc(3.17) = 6 in 1-DN
+    # bins: [0, 1, 2, 6, 3, 0, 0, 0]; trunc(-0.5) = 0 shares the bin of [0, 1). Peak index 3
+    # (DN 2), d1 = 4, d2 = 3: mode = 2.5 + 0.5 (4 - 3)/7.
+    values = [-0.5] + [1.1] * 2 + [2.2] * 6 + [3.7] * 3 + [5.5] * 8
+    sci = np.array(values, np.float32).reshape(4, 5)
+    dq = np.array([0] * 12 + [4] * 8, np.int16).reshape(4, 5)
+    assert sky_mode(sci, dq) == pytest.approx(2.5 + 0.5 / 7, abs=1e-6)
+    # unflagged, the 5.5-DN pixels are the peak (8 counts between two empty bins): 5.5
+    assert sky_mode(sci, np.zeros_like(dq)) == 5.5
+    # DQ must be exactly 0: any bit excludes (BADINPDQ plays no part)
+    assert sky_mode(sci, np.where(dq == 4, np.int16(CR_FLAG), dq)) == sky_mode(sci, dq)
+    # values above the upper limit 2 trunc(mean + 1) are dropped: eight 50-DN pixels move the
+    # mean to 21.3 and the limit to 44, and leave the histogram below it unchanged
+    far = np.where(dq == 4, np.float32(50.0), sci)
+    assert sky_mode(far, np.zeros_like(dq)) == sky_mode(sci, dq)
+
+
+def test_sky_mode_limits_of_the_histogram():
+    # constant integer level v: the only filled bin is [v, v+1), away from both ends: v + 0.5
+    assert sky_mode(np.full((6, 7), 103.0, np.float32), np.zeros((6, 7), np.int16)) == 103.5
+    # lower limit clipped at -1000: values in (-1001, -1000] fill the first bin
+    sci = np.full((6, 7), -1000.5, np.float32)
+    sci[0, :3] = -1500.0  # below the limit: dropped
+    assert sky_mode(sci, np.zeros((6, 7), np.int16)) == -999.5
+    # the last bin (2 trunc(mean + 1)): 60 % at 12.5 and 40 % at -6 give mean 5.1, bins -7..12
+    sci = np.where(np.arange(50).reshape(5, 10) < 30, 12.5, -6.0).astype(np.float32)
+    assert sky_mode(sci, np.zeros((5, 10), np.int16)) == 12.5
+    with pytest.raises(StisDarksError, match="no pixel with DQ = 0"):
+        sky_mode(sci, np.ones((5, 10), np.int16))
+
+
+def test_mode_sky_is_subtracted_for_rejection_and_added_back():
+    sci, dq = stack(n=4, shape=(12, 12))
+    for i, sky in enumerate((3.0, 20.0, 41.0, 80.0)):
+        sci[i] += sky  # constant images: each sky is its level + 0.5 (bins truncate)
+    sci[2][5, 5] += 4000
+    total = sum(float(s[0, 0]) for s in sci)  # 544 DN
+    mode = run(sci, dq, skysub="mode")
+    np.testing.assert_array_equal(mode.sky, np.float32([103.5, 120.5, 141.5, 180.5]))
+    assert mode.skysum == pytest.approx(546.0)
+    # only the cosmic ray is rejected; SCI = texpt·Σ(raw − sky)/Σt + Σ sky = Σ raw
+    assert mode.masks[2][5, 5] and mode.masks.sum() == 1
+    np.testing.assert_allclose(mode.sci, total, rtol=1e-6)
+    assert not mode.dq.any()
+    # without the sky, the image set 60 DN above the others is rejected everywhere
+    none = run(sci, dq)
+    assert none.masks[3].all() and none.skysum == 0.0 and not none.sky.any()
+
+
+def test_mode_sky_result_does_not_depend_on_blocks_or_threads():
+    sci, dq = stack(n=5, shape=(40, 30))
+    rng = np.random.default_rng(5)
+    for i in range(5):
+        sci[i] += rng.normal(10.0 * i, 3.0, sci[i].shape).astype(np.float32)
+        dq[i][rng.integers(40, size=6), rng.integers(30, size=6)] = 16
+    kwargs = dict(exptime=[100.0, 200.0, 100.0, 50.0, 100.0], readnoise_dn=[3.0] * 5,
+                  gain=[1.0] * 5, params=CRParams(skysub="mode", scalense=3.0))  # fmt: skip
+    ref = crreject_stack(sci, dq, block_rows=64, threads=1, **kwargs)
+    got = crreject_stack(sci, dq, block_rows=7, threads=3, **kwargs)
+    for name in ("sci", "err", "dq", "sky"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
+
+
+def test_spectroscopic_obstype_forces_no_sky(tmp_path):
+    table = write_table(tmp_path / "crr.fits", [(2, 1000.0, "5,4")], skysub="mode")
+    assert read_crrejtab(table, 2, 100.0, "IMAGING").skysub == "mode"
+    assert read_crrejtab(table, 2, 100.0, "SPECTROSCOPIC").skysub == "none"
+
+
+def write_flt(path, scis, dqs, exptimes, obstype="IMAGING", readnse=5.0, atodgain=2.0):
+    """A STIS-like multi-imset file with the keywords calstis-2 reads (CALSTIS.md 1.2)."""
+    primary = fits.PrimaryHDU()
+    primary.header.update(NEXTEND=3 * len(scis), OBSTYPE=obstype, CRREJTAB="oref$crr.fits",
+                          READNSE=readnse, ATODGAIN=atodgain, CCDAMP="D", FILENAME=path.name)  # fmt: skip
+    hdus = [primary]
+    for k, (sci, dq, t) in enumerate(zip(scis, dqs, exptimes, strict=True), 1):
+        hdr = fits.Header({"EXPTIME": t, "EXPSTART": 57000.0 + k, "EXPEND": 57000.01 + k,
+                           "OCCDHTAV": 18.0 + k})  # fmt: skip
+        hdus += [
+            fits.ImageHDU(sci.astype(np.float32), header=hdr, name="SCI", ver=k),
+            fits.ImageHDU(np.ones(sci.shape, np.float32), name="ERR", ver=k),
+            fits.ImageHDU(dq.astype(np.int16), name="DQ", ver=k),
+        ]
+    fits.HDUList(hdus).writeto(path)
+    return path
+
+
+def sky_stack(n, skies, exptimes, seed, *, negative=False, shape=(30, 40)):
+    """Noisy image sets with per-imset sky, cosmic rays, flagged pixels and stale CR flags."""
+    rng = np.random.default_rng(seed)
+    scis, dqs = [], []
+    for i in range(n):
+        sci = rng.normal(skies[i] + 0.05 * exptimes[i], 3.0, shape).astype(np.float32)
+        for _ in range(15):
+            sci[rng.integers(shape[0]), rng.integers(shape[1])] += rng.uniform(50, 3000)
+        if negative:  # below the -1000 histogram limit too
+            sci[rng.integers(shape[0], size=5), rng.integers(shape[1], size=5)] = rng.uniform(
+                -1500, -200, 5
+            )
+        dq = np.zeros(shape, np.int16)
+        dq[rng.integers(shape[0], size=20), rng.integers(shape[1], size=20)] = rng.choice(
+            [4, 16, 32], 20
+        )
+        dq[0, :5] = CR_FLAG  # stale flags of an earlier run
+        scis.append(sci)
+        dqs.append(dq)
+    return scis, dqs
+
+
+CS2_CASES = {
+    # name: (N, skies, exptimes, initgues, crsigmas, scalense, badinpdq, crmask, obstype, negative)
+    "n2-minimum": (2, [3.0, 60.4], [100, 250], "minimum", "5,4,3", 0.0, 0, 0, "IMAGING", False),
+    "n2-minimum-scalense": (2, [7.3, 33.3], [100, 100], "minimum", "6.5,5.5,4.5", 5.0, 4, 0,
+                            "IMAGING", False),
+    "n2-median": (2, [12.2, 40.0], [100, 300], "median", "5,4,3", 0.0, 0, 0, "IMAGING", False),
+    "n5-median": (5, [3.2, 20.7, 80.1, 45.5, 10.0], [100, 200, 100, 150, 120], "median", "6,5,4",
+                  5.0, 4, 1, "IMAGING", False),
+    "n6-median-even": (6, [3, 8, 15, 30, 55, 80], [60, 70, 80, 90, 100, 110], "median", "5,4,3",
+                       3.0, 20, 0, "IMAGING", False),
+    "n5-minimum-4-iterations": (5, [3.2, 20.7, 80.1, 45.5, 10.0], [100, 200, 100, 150, 120],
+                                "minimum", "6,5,4,3", 2.0, 0, 0, "IMAGING", False),
+    "negative-median": (4, [-4, -2, 5, -8], [100, 100, 200, 50], "median", "5,4,3", 4.0, 0, 0,
+                        "IMAGING", True),
+    "negative-minimum": (3, [-480, -495, -470], [100, 100, 200], "minimum", "5,4", 1.0, 0, 0,
+                         "IMAGING", True),
+    "spectroscopic-no-sky": (3, [10, 30, 50], [100, 100, 100], "median", "5,4,3", 0.0, 0, 0,
+                             "SPECTROSCOPIC", False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CS2_CASES))
+def test_mode_sky_matches_cs2_bit_for_bit(case, tmp_path, monkeypatch):
+    """Native vs hstcal's cs2.e on the same files, SKYSUB = mode from the CRREJTAB."""
+    if shutil.which("cs2.e") is None:
+        pytest.skip("hstcal's cs2.e is not on PATH (put hstcal's bin directory on PATH to run)")
+    setup = CS2_CASES[case]
+    n, skies, exptimes, initgues, sigmas, scalense, badinpdq, crmask, obstype, negative = setup
+    seed = sorted(CS2_CASES).index(case)
+    scis, dqs = sky_stack(n, skies, exptimes, seed, negative=negative)
+    table = write_table(tmp_path / "crr.fits", [(n, 1e5, sigmas)], skysub="mode")
+    with fits.open(table, mode="update") as hdul:
+        for col, value in (("INITGUES", initgues), ("SCALENSE", scalense),
+                           ("BADINPDQ", badinpdq), ("CRMASK", crmask)):  # fmt: skip
+            hdul[1].data[col][:] = value
+    monkeypatch.setenv("oref", str(tmp_path) + "/")
+    split = n // 2  # two files: image sets from several inputs
+    native_dir, cs2_dir, masks = (tmp_path / d for d in ("native", "cs2", "masks"))
+    native_dir.mkdir()
+    names = ["a_flt.fits", "b_flt.fits"]
+    for name, sl in zip(names, (slice(0, split), slice(split, n)), strict=True):
+        write_flt(native_dir / name, scis[sl], dqs[sl], exptimes[sl], obstype)
+    shutil.copytree(native_dir, cs2_dir)  # cs2.e writes CR flags into its inputs (CRMASK)
+    mine = crreject_files(
+        [native_dir / name for name in names], tmp_path / "native_crj.fits", crmask_dir=masks
+    )
+    proc = subprocess.run(
+        ["cs2.e", ",".join(names), "ref_crj.fits"], cwd=cs2_dir, capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and (cs2_dir / "ref_crj.fits").is_file(), proc.stdout[-2000:]
+    with fits.open(mine) as a, fits.open(cs2_dir / "ref_crj.fits") as b:
+        for ext, view in (("SCI", np.uint32), ("ERR", np.uint32), ("DQ", np.int16)):
+            got, want = ext_data(a[ext]), ext_data(b[ext])
+            assert got.dtype == want.dtype, ext
+            np.testing.assert_array_equal(got.view(view), want.view(view), err_msg=ext)
+        assert b[0].header["SKYSUB"] == a[0].header["SKYSUB"]
+        assert np.float32(a[0].header["SKYSUM"]) == np.float32(b[0].header["SKYSUM"])
+        assert (b[0].header["SKYSUM"] == 0) == (obstype == "SPECTROSCOPIC")
+        assert np.float32(a[0].header["REJ_RATE"]) == np.float32(b[0].header["REJ_RATE"])
+    if crmask:  # the CR flags cs2.e wrote into its inputs = our flagged copies
+        for name in names:
+            with fits.open(masks / name) as a, fits.open(cs2_dir / name) as b:
+                for k in range(1, len(a) // 3 + 1):
+                    np.testing.assert_array_equal(ext_data(a["DQ", k]), ext_data(b["DQ", k]))
+
+
+def test_native_superdark_accepts_a_mode_sky_crrejtab(tmp_path, monkeypatch, caplog):
+    """Real CRREJTAB rows say SKYSUB = mode; dark-monitor darks are OBSTYPE = IMAGING."""
+    inputs = sorted((GOLDEN / "inputs").glob("*_flt.fits"))
+    assert {fits.getval(p, "OBSTYPE") for p in inputs} == {"IMAGING"}
+    monkeypatch.setenv("oref", str(GOLDEN / "oref") + "/")
+    plain = engines.make_basedark(inputs, tmp_path / "none.fits", engine="native")
+    oref = tmp_path / "oref"
+    oref.mkdir()
+    write_table(oref / "crr.fits", [(10, 1e5, "5,4,3")], skysub="mode")
+    monkeypatch.setenv("oref", str(oref) + "/")
+    with caplog.at_level("INFO", logger="stisdarks.crreject"):
+        out = engines.make_basedark(inputs, tmp_path / "mode.fits", engine="native")
+    assert "sky of image set 10 is" in caplog.text
+    with fits.open(out) as a, fits.open(plain) as b:
+        # the sky is subtracted for the rejection and added back: where no image set is
+        # rejected the dark is the same within rounding; where some are, calstis adds back the
+        # sky of all N image sets but rescales only the accepted ones', so values move a little
+        sci, ref = ext_data(a["SCI"]), ext_data(b["SCI"])
+        assert np.all(np.isfinite(sci)) and np.median(np.abs(sci - ref)) <= 1e-6 * np.median(ref)
+        assert np.mean(np.abs(sci - ref) <= 1e-4 * np.abs(ref) + 1e-6) >= 0.6
+        assert np.mean(ext_data(a["DQ"]) == ext_data(b["DQ"])) >= 0.999

@@ -8,6 +8,10 @@ Memory stays bounded whatever the number of image sets: the initial median runs 
 blocks of rows of the whole stack, and each iteration streams the image sets one at a
 time (as calstis does), keeping a handful of full-frame planes. Inputs may be
 memory-mapped; only the rows being processed are read.
+
+``SKYSUB = mode`` (what real CRREJTAB rows say; calstis forces ``none`` only for
+``OBSTYPE = SPECTROSCOPIC``) subtracts each image set's sky, the mode of its DQ = 0 pixels,
+before the rejection and adds the sum of the skies back to SCI, exactly as ``cs2.e``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +32,16 @@ from stisdarks.crrejtab import CRParams, crparams_for
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path, ext_data
 
-__all__ = ["CRResult", "Imset", "crreject_stack", "crreject_files", "read_imsets", "CR_FLAG"]
+__all__ = [
+    "CRResult",
+    "Imset",
+    "crreject_stack",
+    "crreject_files",
+    "read_imsets",
+    "histogram_mode",
+    "sky_mode",
+    "CR_FLAG",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +59,7 @@ class CRResult:
     Attributes
     ----------
     sci : ndarray, float32
-        Combined counts over the total exposure (``ave · Σ efac + Σ sky``).
+        Combined counts over the total exposure (``ave · texpt + skysum``).
     err : ndarray, float32
         Its error from the noise model.
     dq : ndarray, int16
@@ -57,6 +70,10 @@ class CRResult:
         Rejected pixels per image set in the last iteration.
     texptime : float
         Total exposure ``Σ EXPTIME`` (0 if every EXPTIME is 0).
+    sky : ndarray, float32
+        Sky level (DN) of each image set (zeros with ``skysub = none``).
+    skysum : float
+        ``Σ sky`` in float32, added back to SCI (calstis' ``SKYSUM`` keyword).
     """
 
     sci: np.ndarray
@@ -65,6 +82,97 @@ class CRResult:
     masks: np.ndarray | None
     n_rejected: np.ndarray
     texptime: float
+    sky: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=_F32))
+    skysum: float = 0.0
+
+
+#: calstis' lower histogram limit of the sky mode (DN)
+_SKY_MINVAL = -1000
+
+
+def histogram_mode(hist: Sequence[int], hmin: float) -> np.float32:
+    """Mode of a histogram of 1-DN bins starting at ``hmin``, as calstis' ``cr_mode``.
+
+    One bin: its centre. Two bins: the centre of the larger (``hmin + 1`` on a tie). Otherwise
+    the first maximum bin ``b``: its centre if it is the first or last bin, else the vertex of
+    the parabola through bins ``b-1, b, b+1``. The arithmetic follows the C code: float32
+    counts and differences, double intermediate sums, a float32 ``mode`` before the final
+    shift by ``hmin``.
+    """
+    h = np.asarray(hist)
+    nbins = len(h)
+    hmin = float(np.float32(hmin))
+    if nbins < 1:
+        raise StisDarksError("the sky histogram is empty")
+    if nbins == 1:
+        return _F32(hmin + 0.5)
+    if nbins == 2:
+        if h[0] > h[1]:
+            return _F32(hmin + 0.5)
+        if h[1] > h[0]:
+            return _F32(hmin + 1.5)
+        return _F32(hmin + 1.0)
+    # the C code keeps the running peak in a float: compare the counts as float32
+    bpeak = int(np.argmax(h.astype(_F32)))
+    if bpeak == 0:
+        return _F32(hmin + 0.5)
+    if bpeak == nbins - 1:
+        return _F32(hmin + (nbins - 0.5))
+    dh1 = _F32(int(h[bpeak]) - int(h[bpeak - 1]))
+    dh2 = _F32(int(h[bpeak]) - int(h[bpeak + 1]))
+    denom = abs(_F32(dh1 + dh2))
+    if denom < 1e-20:
+        return _F32(hmin + (bpeak + 0.5))
+    mode = _F32((bpeak + 1) + 0.5 * float(_F32(dh1 - dh2)) / float(denom))
+    return _F32(hmin + (float(mode) - 0.5))
+
+
+def sky_mode(sci: np.ndarray, dq: np.ndarray) -> np.float32:
+    """Sky level (DN) of one image set as calstis' ``crrej_sky`` with ``SKYSUB = mode``.
+
+    The mode of the histogram (1-DN bins) of the pixels whose DQ is exactly 0, over
+    ``[trunc(min(0, min)) − 1, 2·trunc(mean + 1)]`` (lower limit at least −1000), each value
+    binned by truncation toward zero; see :func:`histogram_mode`.
+    """
+    a = np.asarray(sci, dtype=_F32)
+    good = a[np.asarray(dq) == 0]  # raster order, as the C loops
+    if good.size == 0:
+        raise StisDarksError(
+            "an image set has no pixel with DQ = 0, so its sky mode is undefined; "
+            "use skysub='none' or drop that image set"
+        )
+    amin = _F32(0)
+    low = np.fmin.reduce(good)  # NaN never compares below in C
+    if low < amin:
+        amin = _F32(low)
+    # the mean is a float32 running sum in raster order, not a pairwise sum
+    total = np.add.accumulate(good, dtype=_F32)[-1]
+    amax = _F32(total) / _F32(good.size)
+    if not np.isfinite(amax):
+        raise StisDarksError(
+            "an image set has non-finite values where DQ = 0, so its sky mode is undefined; "
+            "flag them in DQ or use skysub='none'"
+        )
+    lo = _SKY_MINVAL if amin < _SKY_MINVAL else int(amin) - 1
+    hi = 1 if amax <= 0 else int(float(amax) + 1.0) * 2
+    nbins = hi - lo + 1
+    bins = np.trunc(good.astype(np.float64)) - lo
+    keep = (bins >= 0) & (bins < nbins)
+    hist = np.bincount(bins[keep].astype(np.intp), minlength=nbins)
+    return histogram_mode(hist, lo)
+
+
+def _sky_levels(sci, dq, skysub: str, pool=None) -> np.ndarray:
+    n = len(sci)
+    if skysub == "none":
+        return np.zeros(n, dtype=_F32)
+    if skysub != "mode":
+        raise StisDarksError(f"skysub {skysub!r} is neither 'none' nor 'mode'")
+    if pool is None:
+        levels = [sky_mode(sci[i], dq[i]) for i in range(n)]
+    else:
+        levels = list(pool.map(lambda i: sky_mode(sci[i], dq[i]), range(n)))
+    return np.asarray(levels, dtype=_F32)
 
 
 def _disk_offsets(radius: float) -> list[tuple[int, int]]:
@@ -123,7 +231,7 @@ def _ordered(pool, func, n: int, window: int):
         yield fut.result()
 
 
-def _median_guess(sci, efac, block_rows: int, pool=None) -> np.ndarray:
+def _median_guess(sci, efac, sky, block_rows: int, pool=None) -> np.ndarray:
     """Per-pixel median of the rates over the stack, block of rows by block of rows.
 
     Blocks run in the thread pool when one is given.
@@ -136,7 +244,10 @@ def _median_guess(sci, efac, block_rows: int, pool=None) -> np.ndarray:
         r1 = min(ny, r0 + block_rows)
         block = np.empty((n, r1 - r0, nx), dtype=_F32)
         for i in range(n):
-            np.divide(np.asarray(sci[i][r0:r1], dtype=_F32), efac[i], out=block[i])
+            raw = np.asarray(sci[i][r0:r1], dtype=_F32)
+            if sky[i] != 0:
+                raw = raw - sky[i]
+            np.divide(raw, efac[i], out=block[i])
         # pixels as rows, image sets along the contiguous axis: NumPy's vectorised sort is fast there
         flat = np.ascontiguousarray(block.reshape(n, -1).T)
         flat.sort(axis=1)
@@ -155,14 +266,16 @@ def _median_guess(sci, efac, block_rows: int, pool=None) -> np.ndarray:
     return ave
 
 
-def _minimum_guess(sci, efac, rog2, gain, s):
+def _minimum_guess(sci, efac, sky, rog2, gain, s):
     ave = avevar = None
+    zero = _F32(0)
     for i in range(len(sci)):
         raw = np.asarray(sci[i], dtype=_F32)
-        val = raw / efac[i]
-        var = (
-            rog2[i] + np.maximum(raw, _F32(0)) / gain[i] + (s * np.maximum(raw, _F32(0))) ** 2
-        ) / (efac[i] * efac[i])
+        net = raw - sky[i] if sky[i] != 0 else raw
+        val = net / efac[i]
+        # Poisson term on the raw value, SCALENSE term on the sky-subtracted one
+        signal = np.maximum(net, zero)
+        var = (rog2[i] + np.maximum(raw, zero) / gain[i] + (s * signal) ** 2) / (efac[i] * efac[i])
         if ave is None:
             ave, avevar = val, var
         else:
@@ -197,7 +310,9 @@ def crreject_stack(
     gain : sequence of float
         ``ATODGAIN`` (e⁻/DN).
     params : CRParams
-        Rejection parameters.
+        Rejection parameters. With ``skysub = "mode"`` each image set's sky
+        (:func:`sky_mode`, one full-frame read) is subtracted first and ``Σ sky`` added
+        back to SCI.
     block_rows : int
         Rows per block of the median initial guess (bounds memory to ``N × block_rows``
         rows).
@@ -210,10 +325,6 @@ def crreject_stack(
     if n < 2:
         raise StisDarksError(
             f"cosmic-ray rejection needs at least 2 image sets, got {n}; add more exposures"
-        )
-    if params.skysub != "none":
-        raise StisDarksError(
-            "skysub='mode' is not supported by the native engine; use --engine refstis"
         )
     shape = sci[0].shape
     if any(s.shape != shape for s in sci):
@@ -246,11 +357,23 @@ def crreject_stack(
     zero = _F32(0)
 
     pool = ThreadPoolExecutor(max_workers=max(1, threads)) if threads > 1 else None
+    try:
+        sky = _sky_levels(sci, dq, params.skysub, pool)
+    except BaseException:
+        if pool:
+            pool.shutdown()
+        raise
+    if params.skysub != "none":
+        for i, level in enumerate(sky):
+            log.info("sky of image set %d is %0.3f DN", i + 1, float(level))
+    skysum = _F32(0)
+    for level in sky:
+        skysum = _F32(skysum + level)
     avevar = None
     if params.initgues == "median":
-        ave = _median_guess(sci, efac, block_rows, pool)
+        ave = _median_guess(sci, efac, sky, block_rows, pool)
     else:
-        ave, avevar = _minimum_guess(sci, efac, rog2, g, s)
+        ave, avevar = _minimum_guess(sci, efac, sky, rog2, g, s)
 
     niter = len(sig2s)
     sumvar = np.zeros(shape, dtype=_F32)
@@ -259,14 +382,17 @@ def crreject_stack(
     dq_or = np.zeros(shape, dtype=np.int16)
     all_rejected = np.ones(shape, dtype=bool)
 
-    # rates (sky = 0), kept in memory when they fit a modest budget, else re-read each pass
+    # sky-subtracted rates, kept in memory when they fit a modest budget, else re-read each pass
     cache = n * shape[0] * shape[1] * 4 <= _CACHE_BYTES
     pics = [None] * n
 
     def rate(i: int) -> np.ndarray:
         if pics[i] is not None:
             return pics[i]
-        pic = np.asarray(sci[i], dtype=_F32) / efac[i]
+        raw = np.asarray(sci[i], dtype=_F32)
+        if sky[i] != 0:
+            raw = raw - sky[i]
+        pic = raw / efac[i]
         if cache:
             pics[i] = pic
         return pic
@@ -279,13 +405,17 @@ def crreject_stack(
         if params.initgues == "minimum" and it == 0:
             thresh = sig2 * avevar
             return thresh, thresh
-        key = (it, float(efac[i]), float(rog2[i]), float(g[i]))
+        key = (it, float(efac[i]), float(rog2[i]), float(g[i]), float(sky[i]))
         if key not in thresholds:
             dum = ave * efac[i]
+            if sky[i] != 0:
+                dum = dum + sky[i]
             pos = np.maximum(dum, zero)
             spthresh = sig2 * (rog2[i] + pos / g[i]) / (efac[i] * efac[i])
             if s != 0:
-                thresh = sig2 * (rog2[i] + pos / g[i] + (s * pos) ** 2) / (efac[i] * efac[i])
+                # SCALENSE applies to the sky-subtracted model, recomputed as (dum − sky)
+                net = np.maximum(dum - sky[i], zero) if sky[i] != 0 else pos
+                thresh = sig2 * (rog2[i] + pos / g[i] + (s * net) ** 2) / (efac[i] * efac[i])
             else:
                 thresh = spthresh
             thresholds[key] = (thresh, spthresh)
@@ -313,7 +443,8 @@ def crreject_stack(
         contrib = pic * efac[i]
         term = None
         if it == niter - 1:
-            v = np.maximum(contrib, zero)
+            # the raw value recovered as pic·efac + sky (with its float round-off)
+            v = np.maximum(contrib + sky[i] if sky[i] != 0 else contrib, zero)
             term = rog2[i] + v / g[i] + (s * v) ** 2
         return i, contrib, ok, rejected, term
 
@@ -351,10 +482,12 @@ def crreject_stack(
 
     with np.errstate(divide="ignore", invalid="ignore"):
         err_rate = np.where(good, np.sqrt(sumvar.astype(np.float64)) / efacsum, 0.0).astype(_F32)
-    out_sci = (ave * texpt).astype(_F32)  # + skysum (0)
+    out_sci = (ave * texpt).astype(_F32)
+    if skysum != 0:
+        out_sci += skysum
     out_err = (err_rate * texpt).astype(_F32)
     out_dq = (dq_or | np.where(all_rejected, np.int16(CR_FLAG), np.int16(0))).astype(np.int16)
-    return CRResult(out_sci, out_err, out_dq, masks, n_rejected, exptot)
+    return CRResult(out_sci, out_err, out_dq, masks, n_rejected, exptot, sky, float(skysum))
 
 
 @dataclass
@@ -440,7 +573,7 @@ def combined_hdulist(imsets: Sequence[Imset], result: CRResult, params: CRParams
             temptot + np.float32(im.sci_header.get("OCCDHTAV", -1.0)) * np.float32(e)
         )
     primary["TEXPTIME"] = float(exptot)
-    primary["SKYSUM"] = 0.0
+    primary["SKYSUM"] = float(np.float32(result.skysum))
     nrej = int(result.n_rejected.sum())
     if exptot > 0:
         primary["REJ_RATE"] = float(np.float32(nrej) / exptot)

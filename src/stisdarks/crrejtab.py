@@ -61,8 +61,10 @@ class CRParams:
         Factor of the neighbours' spill threshold (``<= 0``: every neighbour spills).
     initgues : {"median", "minimum"}
         Initial guess of the combined rate.
-    skysub : {"none"}
-        Sky subtraction (darks and spectra use none; ``mode`` is not supported natively).
+    skysub : {"none", "mode"}
+        Sky subtraction: ``mode`` subtracts each image set's histogram mode (DQ = 0 pixels)
+        and adds their sum back to the result; calstis forces ``none`` for
+        ``OBSTYPE = SPECTROSCOPIC`` when the value comes from the table.
     scalense : float
         Multiplicative noise, percent.
     badinpdq : int

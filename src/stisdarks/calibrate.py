@@ -1,9 +1,8 @@
 """Recalibrate a science observation with a new dark: ``calstis`` or the ``native`` dark swap.
 
 ``calstis``
-    stistools' ``calstis`` on a copy of the ``_raw`` (and ``_wav``) in a short scratch
-    directory (calstis truncates long paths), with ``DARKFILE`` pointing at the
-    weekdark; needs hstcal's ``cs0.e``.
+    stistools' ``calstis`` on a copy of the ``_raw`` (and ``_wav``) with ``DARKFILE``
+    pointing at the weekdark (:mod:`stisdarks.calstis`); needs hstcal's ``cs0.e``.
 ``native``
     The dark swap of :mod:`stisdarks.darkswap` on each pipeline ``_flt`` image set and on
     the pipeline ``_crj`` (exact: calstis subtracts the dark after CR rejection), then the
@@ -18,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -188,51 +185,6 @@ def recalibrate(
         )
         reextract_sx1(sx1, out["crj"], out["sx1"], new_name)
         return out
-    return _run_calstis(raw, wav, weekdark, out, oref_dir, obs_id)
+    from stisdarks.calstis import run_calstis
 
-
-def _run_calstis(
-    raw, wav, weekdark, out: dict[str, Path], oref_dir, obs_id: str
-) -> dict[str, Path]:
-    """calstis on a copy of the raw in a short scratch directory, DARKFILE = the weekdark."""
-    from stistools.calstis import calstis
-
-    scratch = Path(tempfile.mkdtemp(prefix="sd", dir="/tmp"))
-    try:
-        raw_copy = scratch / f"{obs_id}_raw.fits"
-        shutil.copyfile(raw, raw_copy)
-        if wav:
-            shutil.copyfile(wav, scratch / f"{obs_id}_wav.fits")
-        # calstis reads every reference through one oref directory: put the weekdark beside the others
-        oref = Path(oref_dir) if oref_dir else scratch
-        dark_name = f"{obs_id}_wkd_drk.fits"
-        shutil.copyfile(weekdark, oref / dark_name)
-        with fits.open(raw_copy, mode="update") as hdul:
-            hdul[0].header["DARKFILE"] = f"oref${dark_name}"
-        env_oref = os.environ.get("oref")
-        os.environ["oref"] = str(oref).rstrip("/") + "/"
-        cwd = os.getcwd()
-        try:
-            os.chdir(scratch)
-            status = calstis(raw_copy.name, wavecal=f"{obs_id}_wav.fits" if wav else "", outroot="out/",
-                             trailer="calstis.trl")  # fmt: skip
-        finally:
-            os.chdir(cwd)
-            if env_oref is None:
-                os.environ.pop("oref", None)
-            else:
-                os.environ["oref"] = env_oref
-        trailer = scratch / "calstis.trl"
-        if status != 0:
-            tail = trailer.read_text()[-2000:] if trailer.exists() else ""
-            last = tail.strip().splitlines()[-1] if tail.strip() else "no trailer"
-            raise StisDarksError(f"calstis failed with status {status} ({last}); see the rule log")
-        for kind, dest in out.items():
-            produced = scratch / "out" / f"{obs_id}_{kind}.fits"
-            if not produced.is_file():
-                raise StisDarksError(f"calstis produced no _{kind}; see {trailer}")
-            with atomic_path(dest) as tmp:
-                shutil.copyfile(produced, tmp)
-        return out
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    return run_calstis(raw, weekdark, out, obs_id=obs_id, oref_dir=oref_dir, wav=wav)

@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from astropy.io import fits
+
 from stisdarks import superdark
 from stisdarks.errors import StisDarksError
 from stisdarks.hstcal import choose
@@ -50,7 +52,8 @@ def _scratch_copies(inputs: Sequence[os.PathLike], output: os.PathLike):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_refstis(func, scratch: Path, output: os.PathLike, *args) -> Path:
+def _run_refstis(func, scratch: Path, output: os.PathLike, *args, like: os.PathLike) -> Path:
+    """Run a refstis builder in ``scratch``; restore the inputs' detector geometry; move into place."""
     result = scratch / Path(output).name
     buffer = io.StringIO()
     cwd = os.getcwd()
@@ -62,6 +65,11 @@ def _run_refstis(func, scratch: Path, output: os.PathLike, *args) -> Path:
         os.chdir(cwd)
         for line in buffer.getvalue().splitlines():
             log.info("refstis: %s", line)
+    where = superdark.geometry_cards(fits.getheader(like, ("SCI", 1)))
+    if where:  # refstis drops LTV/LTM: without them calstis cannot line a subarray dark up
+        with fits.open(result, mode="update") as hdul:
+            for ext in ("SCI", "ERR", "DQ"):
+                hdul[ext, 1].header.update(where)
     os.replace(result, output)
     return Path(output)
 
@@ -83,7 +91,7 @@ def make_basedark(
 
     with _scratch_copies(paths, output) as (scratch, copies):
         return _run_refstis(
-            lambda files, out: refstis_basedark(files, out), scratch, output, copies
+            lambda files, out: refstis_basedark(files, out), scratch, output, copies, like=paths[0]
         )
 
 
@@ -108,7 +116,8 @@ def make_weekdark(
     with _scratch_copies([*paths, basedark], output) as (scratch, copies):
         base_copy = copies.pop()
         return _run_refstis(
-            lambda files, out: refstis_weekdark(files, out, base_copy), scratch, output, copies
+            lambda files, out: refstis_weekdark(files, out, base_copy), scratch, output, copies,
+            like=paths[0],
         )
 
 

@@ -356,6 +356,7 @@ def recalibrate(
         calibrator=calibrator,
         oref_dir=refs["oref"],
         obs_id=obs_id,
+        wav=products.get("wav"),
     )
     for kind, path in outputs.items():
         if Path(written[kind]) != Path(path):

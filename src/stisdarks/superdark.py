@@ -334,6 +334,22 @@ _DARK_HISTORY = (
 )
 
 
+#: where an image sits on the detector (IRAF LTV/LTM); calstis bins and cuts references with them
+GEOMETRY_KEYS = ("LTV1", "LTV2", "LTM1_1", "LTM2_2")
+
+
+def geometry_cards(sci_header: fits.Header) -> dict[str, float]:
+    """The ``LTV``/``LTM`` keywords of a subarray or binned dark (empty for an unbinned full frame).
+
+    refstis writes its superdarks without them; for a full frame that is what calstis
+    assumes, for any other geometry the keywords are needed to line the dark up with
+    the science data.
+    """
+    cards = {k: float(sci_header.get(k, 1.0 if k.startswith("LTM") else 0.0)) for k in GEOMETRY_KEYS}
+    default = cards["LTV1"] == cards["LTV2"] == 0.0 and cards["LTM1_1"] == cards["LTM2_2"] == 1.0
+    return {} if default else cards
+
+
 def _write_reference(
     output: os.PathLike,
     imsets: Sequence[Imset],
@@ -354,12 +370,14 @@ def _write_reference(
     hdr["TASKNAME"] = taskname
     hdr.add_history(f"Built by the stisdarks native engine; CR parameters: {params_source}")
     hdus = [fits.PrimaryHDU(header=hdr)]
+    where = geometry_cards(imsets[0].sci_header)
     for name, data in (("SCI", sci), ("ERR", err), ("DQ", dq)):
         ext = fits.ImageHDU(data=data)
         ext.header["EXTNAME"] = name
         ext.header["EXTVER"] = 1
         ext.header["PCOUNT"] = 0
         ext.header["GROUNT"] = 1  # sic: refstis writes GROUNT
+        ext.header.update(where)
         hdus.append(ext)
     with atomic_path(output) as tmp:
         fits.HDUList(hdus).writeto(tmp, overwrite=True, output_verify="exception")

@@ -16,13 +16,17 @@ INPUTS = sorted((GOLDEN / "inputs").glob("*_flt.fits"))
 STISDARKS = shutil.which("stisdarks") or str(Path(sys.executable).parent / "stisdarks")
 
 
-def cli(*args, env_oref=True, cwd=None):
+def cli(*args, env_oref=True, cwd=None, hstcal=True):
+    """Run ``stisdarks ARGS``; ``hstcal=False`` hides hstcal's binaries from its PATH."""
     import os
 
     env = dict(os.environ)
     if env_oref:
         env["oref"] = str(GOLDEN / "oref") + "/"
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    path = env.get("PATH", "").split(os.pathsep)
+    if not hstcal:
+        path = [d for d in path if not (Path(d) / "cs0.e").exists()]
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *path])
     return subprocess.run(
         [STISDARKS, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd
     )
@@ -57,11 +61,15 @@ def test_crreject_with_overrides(tmp_path):
             "cs0.e not found on PATH",
         ),
         (("crreject", "-o", "{out}", "--crsigmas", "5,,3", *INPUTS[:2]), "CRSIGMAS"),
+        (("crreject", "-o", "{out}", "--crsigmas", "0,-1", *INPUTS[:2]), "positive thresholds"),
+        (("basedark", "-o", "{out}", "--crradius", "-3", *INPUTS[:2]), "crradius -3.0 is out of range"),
+        (("weekdark", "--basedark", INPUTS[0], "-o", "{out}", "--scalense", "-50", *INPUTS[:2]),
+         "scalense -50.0 is out of range"),
     ],
 )
 def test_errors_are_one_line_and_leave_nothing(tmp_path, args, message):
     out = tmp_path / "out.fits"
-    proc = cli(*[str(a).format(out=out) for a in args], cwd=tmp_path)
+    proc = cli(*[str(a).format(out=out) for a in args], cwd=tmp_path, hstcal=False)
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("stisdarks: error:")]
     assert len(errors) == 1 and message in errors[0], proc.stderr
@@ -76,7 +84,8 @@ def test_unreadable_crrejtab_is_one_line(tmp_path):
     import os
 
     env = dict(os.environ, oref=str(oref) + "/")
-    proc = subprocess.run([STISDARKS, "basedark", "-o", str(tmp_path / "b.fits"), *map(str, INPUTS[:3])],
+    proc = subprocess.run([STISDARKS, "basedark", "--engine", "native", "-o", str(tmp_path / "b.fits"),
+                           *map(str, INPUTS[:3])],
                           capture_output=True, text=True, env=env)  # fmt: skip
     assert proc.returncode == 2 and "cannot read CRREJTAB" in proc.stderr
     assert not (tmp_path / "b.fits").exists()

@@ -82,10 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return {
-        k: getattr(args, k)
-        for k in ("crsigmas", "crradius", "crthresh", "initgues", "scalense", "badinpdq")
-    }
+    from stisdarks.crrejtab import check_overrides
+
+    return check_overrides(
+        {
+            k: getattr(args, k)
+            for k in ("crsigmas", "crradius", "crthresh", "initgues", "scalense", "badinpdq")
+        }
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         from stisdarks import engines
 
+        _overrides(args)  # bad parameters stop before any work, whichever the engine
         if args.command == "crreject":
             engines.crreject(
                 args.inputs, args.output, engine=args.engine, overrides=_overrides(args)

@@ -23,7 +23,7 @@ from astropy.io import fits
 
 from stisdarks.errors import InputFileError, StisDarksError
 
-__all__ = ["CRParams", "parse_crsigmas", "resolve_reference", "read_crrejtab", "crparams_for"]
+__all__ = ["CRParams", "check_overrides", "parse_crsigmas", "resolve_reference", "read_crrejtab", "crparams_for"]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,38 @@ _COLUMNS = (
     "BADINPDQ",
     "CRMASK",
 )
+
+
+#: allowed ranges of user-given CR-rejection parameters (the CRREJTAB itself is trusted)
+_RANGES = {
+    "crradius": (0.0, 20.0, "a radius in pixels, e.g. 1.5"),
+    "crthresh": (0.0, 10.0, "a factor between 0 and 10, e.g. 0.8"),
+    "scalense": (0.0, 100.0, "a percentage between 0 and 100"),
+    "badinpdq": (0, 32767, "a DQ bit mask between 0 and 32767"),
+}
+
+
+def check_overrides(overrides: dict | None) -> dict:
+    """Validate user-given CR-rejection parameters; returns the non-``None`` ones.
+
+    Raises
+    ------
+    StisDarksError
+        One line naming the parameter, the bad value and what is expected.
+    """
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "crsigmas" in given:
+        sig = parse_crsigmas(given["crsigmas"])
+        if any(v <= 0 for v in sig):
+            raise StisDarksError(
+                f"crsigmas {given['crsigmas']!r} must be positive thresholds, e.g. '5,4,3'"
+            )
+    if "initgues" in given and str(given["initgues"]).lower()[:3] not in ("min", "med"):
+        raise StisDarksError(f"initgues {given['initgues']!r} must be 'minimum' or 'median'")
+    for key, (low, high, what) in _RANGES.items():
+        if key in given and not low <= float(given[key]) <= high:
+            raise StisDarksError(f"{key} {given[key]} is out of range: give {what}")
+    return given
 
 
 def read_crrejtab(path: os.PathLike, crsplit: int, meanexp: float, obstype: str = "") -> CRParams:

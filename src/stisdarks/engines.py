@@ -137,7 +137,10 @@ def crreject(
 
     with _scratch_copies(inputs, output) as (scratch, copies):
         result = scratch / Path(output).name
-        status = ocrreject(copies, str(result), **_clean(overrides))
+        options = {k: (",".join(f"{x:g}" for x in v) if k == "crsigmas" and not isinstance(v, str) else v)
+                   for k, v in _clean(overrides).items()}  # fmt: skip
+        # ocrreject takes one comma-separated string of inputs (a list is .split() and fails)
+        status = ocrreject(",".join(copies), str(result), **options)
         if status != 0 or not result.is_file():
             raise StisDarksError(
                 f"calstis ocrreject failed (status {status}); see its messages above"

@@ -28,8 +28,8 @@ def work(demo_run, tmp_path):
     return work
 
 
-def fails_with(work: Path, config: str, message: str) -> None:
-    proc = snakemake(work, "--configfile", config, "--cores", "2", check=False)
+def fails_with(work: Path, config: str, message: str, *, hstcal: bool = True) -> None:
+    proc = snakemake(work, "--configfile", config, "--cores", "2", check=False, hstcal=hstcal)
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("stisdarks: error:")]
     assert len(errors) == 1, proc.stderr[-3000:]
@@ -72,4 +72,4 @@ def test_truncated_download_is_named(work):
 
 def test_calstis_forced_without_hstcal(work):
     demo_config(work, name="calstis.yaml", calibrator="calstis")
-    fails_with(work, "calstis.yaml", "cs0.e not found on PATH")
+    fails_with(work, "calstis.yaml", "cs0.e not found on PATH", hstcal=False)

@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 from scipy.ndimage import median_filter
 
-from stisdarks import calibrate
+from stisdarks import calibrate, hstcal
 from stisdarks.calibrate import recalibrate, resolve_calibrator
 from stisdarks.darkswap import dark_scale_factor
 from stisdarks.errors import StisDarksError
@@ -135,7 +135,7 @@ def test_figures_zoom_and_summary_find_the_removed_hot_pixel(archive, tmp_path):
 
 
 def test_calstis_forced_without_cs0_is_one_line(archive, tmp_path, monkeypatch):
-    monkeypatch.setattr(calibrate.shutil, "which", lambda name: None)
+    monkeypatch.setattr(hstcal, "has_calstis", lambda: False)
     assert resolve_calibrator("auto") == "native"
     with pytest.raises(StisDarksError, match="cs0.e not found on PATH") as err:
         recalibrate(**products(archive), weekdark=archive / "oref" / "syn_pipe_drk.fits",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -43,12 +44,19 @@ def demo_config(workdir: Path, name: str = "test.yaml", **overrides) -> Path:
     return path
 
 
+def without_hstcal() -> dict[str, str]:
+    """The environment with hstcal's binaries (``cs0.e``) removed from ``PATH``."""
+    path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if not (Path(d) / "cs0.e").exists()]
+    return {**os.environ, "PATH": os.pathsep.join(path)}
+
+
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: float = 900
+    workdir: Path, *args: str, check: bool = True, timeout: float = 900, hstcal: bool = True
 ) -> subprocess.CompletedProcess:
-    """Run ``python -m snakemake ARGS`` in ``workdir`` and return the completed process."""
+    """Run ``python -m snakemake ARGS`` in ``workdir`` (``hstcal=False``: hide ``cs0.e``)."""
     cmd = [sys.executable, "-m", "snakemake", *args]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    env = None if hstcal else without_hstcal()
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed with exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}"

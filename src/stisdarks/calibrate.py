@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from stisdarks.darkswap import flat_field, swap_dark_imset
+from stisdarks.darkswap import bad_pixel_dq, flat_field, swap_dark_imset
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.extraction import extract_box, trace_rows
 from stisdarks.fitsio import atomic_path, ext_data
@@ -81,16 +81,11 @@ def swap_dark_file(
             )
         if flat is None:
             flat = flat_field(primary, sci.shape, oref_search)
+            bpix = bad_pixel_dq(primary, sci_hdu.header, sci.shape, oref_search)
         new_sci, new_err, new_dq = swap_dark_imset(
-            sci,
-            ext_data(err_hdu, np.float32),
-            ext_data(dq_hdu, np.int16),
-            sci_hdu.header,
-            old,
-            new,
-            flat,
-            gain,
-        )
+            sci, ext_data(err_hdu, np.float32), ext_data(dq_hdu, np.int16), sci_hdu.header, old, new,
+            flat, gain, protected_dq=bpix,
+        )  # fmt: skip
         for hdu, data in ((sci_hdu, new_sci), (err_hdu, new_err), (dq_hdu, new_dq)):
             hdu.data = data
             for key in ("PIXVALUE", "NPIX1", "NPIX2"):

@@ -25,12 +25,11 @@ from stisdarks.crrejtab import resolve_reference
 from stisdarks.errors import InputFileError
 from stisdarks.fitsio import ext_data
 
-__all__ = ["SIDE2_MJD", "dark_scale_factor", "flat_field", "swap_dark_imset"]
+__all__ = ["SIDE2_MJD", "bad_pixel_dq", "dark_scale_factor", "flat_field", "swap_dark_imset"]
 
 log = logging.getLogger(__name__)
 
 SIDE2_MJD = 52091.0
-HOT_FLAG = 16
 
 
 def dark_scale_factor(
@@ -47,49 +46,100 @@ def dark_scale_factor(
     return 1.0 + drk_vs_t * (t - ref_temp)
 
 
+def _read_flat(key: str, name: str, oref_search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    path = resolve_reference(name, oref_search)
+    if path is None:
+        raise InputFileError(f"{key} {name} not found; sync the references (crds) or set oref")
+    with fits.open(path) as hdul:
+        return (
+            ext_data(hdul["SCI", 1], np.float32),
+            ext_data(hdul["ERR", 1], np.float32),
+            ext_data(hdul["DQ", 1], np.int16),
+        )
+
+
 def flat_field(
     primary_header: fits.Header, shape: tuple[int, int], oref_search: Sequence[os.PathLike] = ()
-) -> np.ndarray:
-    """The flat calstis divided by: ``PFLTFILE · DFLTFILE`` (LFLTFILE expanded bilinearly), or ones.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flat calstis divided by, with its error and DQ: ``PFLTFILE · DFLTFILE · LFLTFILE``.
 
-    Only unbinned full-size flats are supported here; anything else is a clear error.
+    As calstis' FLATCORR: P and D multiplied with ``mult2d`` (errors combined, DQ OR),
+    the low-order flat expanded bilinearly (``unbin2d``, variances interpolated). Ones
+    (error 0) when FLATCORR was not done. Only flats of the data's size are supported
+    here; anything else is a clear error.
     """
+    ones = (np.ones(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.int16))
     if str(primary_header.get("FLATCORR", "")).strip() != "COMPLETE":
-        return np.ones(shape, dtype=np.float32)
-    flat = np.ones(shape, dtype=np.float32)
-    used = []
+        return ones
+    flat: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     for key in ("PFLTFILE", "DFLTFILE"):
         name = str(primary_header.get(key, "")).strip()
         if not name or name.upper() == "N/A":
             continue
-        path = resolve_reference(name, oref_search)
-        if path is None:
-            raise InputFileError(f"{key} {name} not found; sync the references (crds) or set oref")
-        with fits.open(path) as hdul:
-            data = ext_data(hdul["SCI", 1], np.float32)
-        if data.shape != shape:
+        part = _read_flat(key, name, oref_search)
+        if part[0].shape != shape:
             raise InputFileError(
-                f"{key} {name} is {data.shape[1]}x{data.shape[0]} but the data are {shape[1]}x{shape[0]}; "
+                f"{key} {name} is {part[0].shape[1]}x{part[0].shape[0]} but the data are {shape[1]}x{shape[0]}; "
                 "binned or subarray data need calstis (calibrator: calstis)"
             )
-        flat = flat * data
-        used.append(name)
+        flat = part if flat is None else _mult2d(flat, part)
     name = str(primary_header.get("LFLTFILE", "")).strip()
     if name and name.upper() != "N/A":
-        path = resolve_reference(name, oref_search)
-        if path is None:
-            raise InputFileError(
-                f"LFLTFILE {name} not found; sync the references (crds) or set oref"
-            )
-        with fits.open(path) as hdul:
-            low = ext_data(hdul["SCI", 1], np.float32)
-        flat = flat * _expand(low, shape)
-        used.append(name)
-    if not used:
+        low = _read_flat("LFLTFILE", name, oref_search)
+        expanded = (
+            _expand(low[0], shape),
+            np.sqrt(np.maximum(_expand(low[1].astype(np.float32) ** 2, shape), 0)).astype(np.float32),
+            np.zeros(shape, np.int16),
+        )
+        flat = expanded if flat is None else _mult2d(flat, expanded)
+    if flat is None:
         raise InputFileError(
             "FLATCORR is COMPLETE but no flat file is named; the header is inconsistent"
         )
     return flat
+
+
+def bad_pixel_dq(
+    primary_header: fits.Header,
+    sci_header: fits.Header,
+    shape: tuple[int, int],
+    oref_search: Sequence[os.PathLike] = (),
+) -> np.ndarray:
+    """The DQ calstis' DQICORR gave the data from the BPIXTAB (zeros when there is none).
+
+    Rows ``(PIX1, PIX2, LENGTH, AXIS, VALUE)`` in detector pixels, placed with the image's
+    ``LTV`` (unbinned data; runs clipped to the image), as calstis does.
+    """
+    dq = np.zeros(shape, np.int16)
+    name = str(primary_header.get("BPIXTAB", "")).strip()
+    if str(primary_header.get("DQICORR", "")).strip() != "COMPLETE" or not name or name.upper() == "N/A":
+        return dq
+    path = resolve_reference(name, oref_search)
+    if path is None:
+        log.warning("BPIXTAB %s not found: the dark swap cannot tell its flags from the dark's", name)
+        return dq
+    ltv1, ltv2 = float(sci_header.get("LTV1", 0.0)), float(sci_header.get("LTV2", 0.0))
+    ny, nx = shape
+    opt_elem = str(primary_header.get("OPT_ELEM", "")).strip()
+    table = fits.getdata(path, 1)
+    has_opt = "OPT_ELEM" in table.columns.names
+    for row in table:
+        if has_opt and str(row["OPT_ELEM"]).strip() not in ("ANY", opt_elem):
+            continue
+        x, y = int(row["PIX1"] - 1 + ltv1), int(row["PIX2"] - 1 + ltv2)
+        length, value = int(row["LENGTH"]), np.int16(row["VALUE"])
+        if int(row["AXIS"]) == 1 and 0 <= y < ny:
+            dq[y, max(x, 0) : max(min(x + length, nx), 0)] |= value
+        elif int(row["AXIS"]) == 2 and 0 <= x < nx:
+            dq[max(y, 0) : max(min(y + length, ny), 0), x] |= value
+    return dq
+
+
+def _mult2d(a, b):
+    """calstis ``mult2d``: product, errors ``sqrt((a·e_b)² + (b·e_a)²)``, DQ OR."""
+    sci = (a[0] * b[0]).astype(np.float32)
+    err = np.sqrt((a[0].astype(np.float64) * b[1]) ** 2 + (b[0].astype(np.float64) * a[1]) ** 2)
+    return sci, err.astype(np.float32), (a[2] | b[2]).astype(np.int16)
 
 
 def _expand(low: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -117,10 +167,11 @@ def swap_dark_imset(
     sci_header: fits.Header,
     old_dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
     new_dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
-    flat: np.ndarray,
+    flat: tuple[np.ndarray, np.ndarray, np.ndarray],
     atodgain: float,
+    protected_dq: np.ndarray | int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Swap the dark of one calibrated image set.
+    """Swap the dark of one calibrated image set, as if calstis had used the new dark.
 
     Parameters
     ----------
@@ -130,39 +181,46 @@ def swap_dark_imset(
         Its SCI header (``EXPTIME``, ``EXPSTART``, ``OCCDHTAV``).
     old_dark, new_dark : tuple
         ``(sci, err, dq, primary_header)`` of the pipeline dark and of the new dark (e⁻/s).
-    flat : ndarray
-        The flat calstis divided by (ones if none); pixels where it is 0 are left alone.
+    flat : tuple
+        ``(sci, err, dq)`` of the flat calstis divided by (:func:`flat_field`); pixels
+        where it is 0 are left alone (calstis leaves them undivided and flags 512).
     atodgain : float
         e⁻/DN.
+    protected_dq : ndarray or int
+        DQ bits the data have from another source than the dark (the BPIXTAB flags,
+        :func:`bad_pixel_dq`): never cleared.
 
     Returns
     -------
     sci, err, dq
-        ERR: the old dark's error removed in quadrature, the new one's added. DQ: the old
-        dark's hot-pixel flag (16) replaced by the new dark's.
+        SCI: the old scaled dark added back, the new one subtracted, through the flat.
+        ERR: undone and redone as calstis forms it — the flat-field term (``e_F·a/F²``)
+        removed, the old dark's error removed and the new one's added in quadrature before
+        the flat, the flat term added for the new value. DQ: the bits only the old dark had
+        (and the flat does not have) cleared, every bit of the new dark ORed in, as calstis'
+        ``sub2d`` ORs the DARKFILE's DQ. A bit that the old dark shares with another source
+        of the pipeline DQ (the BPIXTAB, the bias) cannot be told apart and is cleared too.
     """
     exptime = float(sci_header["EXPTIME"])
     expstart = float(sci_header.get("EXPSTART", 0.0))
     temp = sci_header.get("OCCDHTAV")
     f_old = dark_scale_factor(temp, expstart, old_dark[3])
     f_new = dark_scale_factor(temp, expstart, new_dark[3])
-    k = exptime / atodgain
-    good = flat != 0
-    safe_flat = np.where(good, flat, 1).astype(np.float32)
-    delta = (
-        old_dark[0].astype(np.float32) * np.float32(f_old * k)
-        - new_dark[0].astype(np.float32) * np.float32(f_new * k)
-    ) / safe_flat
+    k_old = np.float32(f_old * exptime / atodgain)
+    k_new = np.float32(f_new * exptime / atodgain)
+    fsci, ferr, fdq = flat
+    good = fsci != 0
+    safe = np.where(good, fsci, 1).astype(np.float32)
+    delta = (old_dark[0].astype(np.float32) * k_old - new_dark[0].astype(np.float32) * k_new) / safe
     new_sci = np.where(good, sci + delta, sci).astype(np.float32)
-    var = (
-        err.astype(np.float64) ** 2
-        - (old_dark[1].astype(np.float64) * f_old * k / safe_flat) ** 2
-        + (new_dark[1].astype(np.float64) * f_new * k / safe_flat) ** 2
-    )
-    new_err = np.where(good, np.sqrt(np.maximum(var, 0)), err).astype(np.float32)
-    old_hot = (old_dark[2] & HOT_FLAG) != 0
-    new_hot = (new_dark[2] & HOT_FLAG) != 0
-    new_dq = np.where(old_hot & ~new_hot, dq & ~np.int16(HOT_FLAG), dq)
-    new_dq = np.where(new_hot, new_dq | np.int16(HOT_FLAG), new_dq).astype(np.int16)
+    f64, fe64 = safe.astype(np.float64), ferr.astype(np.float64)
+    a_old = sci.astype(np.float64) * f64  # the dark-subtracted value before the flat
+    a_new = new_sci.astype(np.float64) * f64
+    var_a = (err.astype(np.float64) ** 2 - (fe64 * a_old / f64**2) ** 2) * f64**2
+    var_a += -((old_dark[1].astype(np.float64) * k_old) ** 2) + (new_dark[1].astype(np.float64) * k_new) ** 2
+    var = np.maximum(var_a, 0) / f64**2 + (fe64 * a_new / f64**2) ** 2
+    new_err = np.where(good, np.sqrt(var), err).astype(np.float32)
+    removable = old_dark[2] & ~new_dark[2] & ~fdq & ~np.asarray(protected_dq, np.int16)
+    new_dq = ((dq & ~removable) | new_dark[2]).astype(np.int16)
     log.debug("dark swap: EXPTIME %.1f s, factors old %.4f new %.4f", exptime, f_old, f_new)
     return new_sci, new_err, new_dq

@@ -142,3 +142,35 @@ def test_refstis_engine_leaves_inputs_byte_identical(tmp_path, monkeypatch):
     before = digest(INPUTS)
     engines.make_basedark(INPUTS, tmp_path / "basedark.fits", engine="refstis")
     assert digest(INPUTS) == before
+
+
+needs_hstcal = pytest.mark.skipif(shutil.which("cs0.e") is None, reason="hstcal's cs0.e is not on PATH")
+
+
+@needs_hstcal
+def test_refstis_engine_agrees_with_the_golden_files(tmp_path):
+    """The real refstis + calstis, run by the engine adapter, remakes the golden superdarks."""
+    base = engines.make_basedark(INPUTS, tmp_path / "basedark.fits", engine="refstis")
+    compare_with_golden(base, GOLDEN / "basedark.fits")
+    week = engines.make_weekdark(WEEK, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis")
+    compare_with_golden(week, GOLDEN / "weekdark.fits")
+
+
+@needs_hstcal
+def test_refstis_weekdark_of_darks_without_dq_flags(tmp_path):
+    """calstis writes an all-zero DQ header-only; refstis alone then fails, the adapter does not."""
+    clean = []
+    same = ext_data(fits.open(WEEK[0])["SCI", 1], np.float32)  # nothing to reject: DQ stays 0
+    for path in WEEK:
+        dest = tmp_path / path.name
+        shutil.copyfile(path, dest)
+        with fits.open(dest, mode="update") as hdul:
+            hdul["SCI", 1].data = same
+            hdul["DQ", 1].data = np.zeros(same.shape, np.int16)
+        clean.append(dest)
+    before = digest(clean)
+    out = engines.make_weekdark(clean, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis")
+    assert digest(clean) == before
+    with fits.open(out) as hdul:
+        dq = ext_data(hdul["DQ", 1])
+        assert dq.shape == ext_data(hdul["SCI", 1]).shape and np.any(dq & 16)

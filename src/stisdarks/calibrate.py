@@ -169,7 +169,7 @@ def recalibrate(
     out = {k: outdir / f"{obs_id}_{k}.fits" for k in ("flt", "crj", "sx1")}
     chosen = resolve_calibrator(calibrator)
     search = [oref_dir] if oref_dir else []
-    new_name = Path(weekdark).name
+    new_name = f"{obs_id}_weekdark.fits"  # DARKFILE of the products, whichever calibrator
     if chosen == "native":
         log.info("native dark swap: %s -> %s", Path(pipeline_dark).name, new_name)
         swap_dark_file(
@@ -182,4 +182,6 @@ def recalibrate(
         return out
     from stisdarks.calstis import run_calstis
 
-    return run_calstis(raw, weekdark, out, obs_id=obs_id, oref_dir=oref_dir, wav=wav)
+    return run_calstis(
+        raw, weekdark, out, obs_id=obs_id, oref_dir=oref_dir, wav=wav, dark_name=new_name
+    )

@@ -75,6 +75,7 @@ def run_calstis(
     obs_id: str,
     oref_dir: os.PathLike | None = None,
     wav: os.PathLike | None = None,
+    dark_name: str | None = None,
 ) -> dict[str, Path]:
     """Calibrate a copy of ``raw`` with ``darkfile`` as ``DARKFILE``; write ``outputs``.
 
@@ -93,6 +94,9 @@ def run_calstis(
         Directory holding the other reference files the raw names as ``oref$NAME``.
     wav : path-like, optional
         The wavecal (passed to calstis as ``wavecal``).
+    dark_name : str, optional
+        The name the dark gets in the scratch ``oref`` (``DARKFILE = oref$NAME`` in the
+        products; default: ``darkfile``'s own name).
 
     Returns
     -------
@@ -101,7 +105,7 @@ def run_calstis(
     """
     from stistools.calstis import calstis  # imports stsci.tools: only where calstis runs
 
-    dark_name = f"{obs_id}_custom_drk.fits"
+    dark_name = dark_name or Path(darkfile).name
     scratch = Path(tempfile.mkdtemp(prefix="sd", dir="/tmp"))
     try:
         oref = _scratch_oref(scratch, oref_dir, darkfile, dark_name)

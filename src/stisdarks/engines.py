@@ -14,13 +14,14 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from astropy.io import fits
 
 from stisdarks import superdark
 from stisdarks.errors import StisDarksError
+from stisdarks.fitsio import ext_data
 from stisdarks.hstcal import choose
 
 __all__ = ["ENGINES", "resolve_engine", "make_basedark", "make_weekdark", "crreject"]
@@ -52,6 +53,40 @@ def _scratch_copies(inputs: Sequence[os.PathLike], output: os.PathLike):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _expand_constant_extensions(path: os.PathLike) -> None:
+    """Write header-only constant extensions (``PIXVALUE``) of ``path`` as full arrays."""
+    with fits.open(path, mode="update") as hdul:
+        for hdu in hdul[1:]:
+            if hdu.data is None and "PIXVALUE" in hdu.header:
+                hdu.data = ext_data(hdu)
+                for key in ("PIXVALUE", "NPIX1", "NPIX2"):
+                    hdu.header.remove(key, ignore_missing=True)
+
+
+@contextlib.contextmanager
+def _refstis_workarounds() -> Iterator[None]:
+    """Work around refstis on valid input while it runs.
+
+    calstis writes a constant DQ (darks without a single DQ flag) header-only; refstis'
+    weekdark then writes ``None`` as DQ and fails ("cannot write object arrays").
+    refstis normalises the CR-rejected file just before reading it: expand constant
+    extensions there.
+    """
+    from refstis import functions
+
+    original = functions.normalize_crj
+
+    def normalize_crj(filename, *args, **kwargs):
+        _expand_constant_extensions(filename)
+        return original(filename, *args, **kwargs)
+
+    functions.normalize_crj = normalize_crj
+    try:
+        yield
+    finally:
+        functions.normalize_crj = original
+
+
 def _run_refstis(func, scratch: Path, output: os.PathLike, *args, like: os.PathLike) -> Path:
     """Run a refstis builder in ``scratch``; restore the inputs' detector geometry; move into place."""
     result = scratch / Path(output).name
@@ -59,7 +94,7 @@ def _run_refstis(func, scratch: Path, output: os.PathLike, *args, like: os.PathL
     cwd = os.getcwd()
     try:
         os.chdir(scratch)  # calstis writes trailers and temporary files in the working directory
-        with contextlib.redirect_stdout(buffer):
+        with contextlib.redirect_stdout(buffer), _refstis_workarounds():
             func(*args, str(result))
     finally:
         os.chdir(cwd)

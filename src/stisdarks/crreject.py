@@ -1,6 +1,6 @@
 """Native cosmic-ray rejection, as calstis' step 2 (``cs2.e``) does it.
 
-A NumPy port of the algorithm in ``shared/CRREJECT.md`` / ``CALSTIS.md`` §1, in
+A NumPy port of the algorithm in ``docs/crreject.md`` (calstis-2), in
 float32 and in the same order of operations as the C code, so that SCI and ERR agree
 with calstis to rounding and DQ bit for bit.
 

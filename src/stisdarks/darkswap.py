@@ -9,7 +9,7 @@ flat. So, image set by image set::
 
 For a CR-SPLIT ``_crj`` the dark is subtracted after the rejection with the total
 EXPTIME and the exposure-weighted OCCDHTAV, so the same formula is exact on the
-``_crj`` itself (``shared/DESIGN.md``).
+``_crj`` itself (``docs/calstis.md``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 from scipy.ndimage import median_filter
 
-from stisdarks import calibrate, hstcal
+from stisdarks import hstcal
 from stisdarks.calibrate import recalibrate, resolve_calibrator
 from stisdarks.darkswap import dark_scale_factor
 from stisdarks.errors import StisDarksError
@@ -74,7 +74,7 @@ def test_dark_swap_is_exact_and_reversible(archive, tmp_path):
         mask = np.ones_like(delta, bool)
         mask[48, 30] = mask[47, 60] = False
         assert np.all(delta[mask] == 0)
-        assert new["DQ"].data[48, 30] & 16 and new[0].header["DARKFILE"] == "weekdark.fits"
+        assert new["DQ"].data[48, 30] & 16 and new[0].header["DARKFILE"] == f"{OBS}_weekdark.fits"
     with fits.open(out["flt"]) as new_flt, fits.open(p["flt"]) as old_flt:
         for k in (1, 2):
             t_k = old_flt["SCI", k].header["EXPTIME"]

@@ -15,7 +15,7 @@ from astropy.io import fits
 
 from stisdarks.crreject import crreject_stack
 from stisdarks.crrejtab import read_crrejtab
-from stisdarks.extraction import box_weights, extract_box, trace_rows
+from stisdarks.extraction import box_weights, trace_rows
 from stisdarks.fitsio import ext_data
 from stisdarks.synthetic import INDEX_COLUMNS, generate_archive
 
@@ -60,7 +60,7 @@ def test_layout_and_index(root, index, truth):
     assert kinds == {"raw", "wav", "flt", "crj", "sx1"}
     assert {p.name for p in (root / "oref").iterdir()} == {
         "syn_pipe_drk.fits", "j3m1403io_crr.fits", "syn_ccd.fits", "syn_bia.fits", "syn_pfl.fits",
-        "syn_bpx.fits",
+        "syn_bpx.fits", *(f"syn_{s}.fits" for s in ("1dx", "1dt", "sdc", "apd", "dsp", "iac", "pht", "apt")),
     }  # fmt: skip
     rows = list(csv.DictReader(open(root / "anneal_periods.csv")))
     assert rows == [{"start": "2021-04-07 02:35:41", "end": "2021-05-05 14:00:22",
@@ -330,7 +330,13 @@ def test_calstis_makes_the_archive_products(root, tmp_path_factory, size):
                     assert mine["SCI", k].header[key] == pytest.approx(ref["SCI", k].header[key], rel=1e-6)
 
 
-def test_sx1_is_the_box_extraction_of_the_crj(root):
+def test_sx1_is_the_x1d_extraction_of_the_crj(root):
+    """The archive _sx1 is calstis' x1d of its _crj along its own EXTRLOCY (stisdarks.x1d).
+
+    EXTRLOCY is calstis' trace rounded to float32, hence a few float32 ulps, not 0.
+    """
+    from stisdarks.x1d import extract_columns, qfactor, y_box_from_extrlocy
+
     with (
         fits.open(root / f"science/{OBS}_crj.fits") as crj,
         fits.open(root / f"science/{OBS}_sx1.fits") as sx1,
@@ -341,12 +347,24 @@ def test_sx1_is_the_box_extraction_of_the_crj(root):
                     "NET_ERROR", "DQ", "A2CENTER", "EXTRSIZE", "BK1SIZE", "BK2SIZE", "BK1OFFST",
                     "BK2OFFST", "EXTRLOCY", "OFFSET"):  # fmt: skip
             assert col in names, col
-        t = crj["SCI"].header["EXPTIME"]
-        ext = extract_box(crj["SCI"].data, crj["ERR"].data, crj["DQ"].data, trace_rows(row["EXTRLOCY"]),
-                          row["EXTRSIZE"], row["BK1OFFST"], row["BK2OFFST"], row["BK1SIZE"], row["BK2SIZE"])  # fmt: skip
+        h, primary = crj["SCI"].header, crj[0].header
+        ltv, ltm = (h["LTV1"], h["LTV2"]), (h["LTM1_1"], h["LTM2_2"])
+        ext = extract_columns(
+            crj["SCI"].data, crj["ERR"].data, crj["DQ"].data,
+            y_box=y_box_from_extrlocy(row["EXTRLOCY"], ltv, ltm), extrsize=row["EXTRSIZE"],
+            bk1size=row["BK1SIZE"], bk2size=row["BK2SIZE"], bk1offst=row["BK1OFFST"],
+            bk2offst=row["BK2OFFST"], exptime=h["EXPTIME"], ltv=ltv, ltm=ltm,
+        )  # fmt: skip
     assert row["NELEM"] == 1024 and len(row["WAVELENGTH"]) == 1024
-    np.testing.assert_allclose(row["NET"], ext["net"] / t, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(row["GROSS"], ext["gross"] / t, rtol=1e-5, atol=1e-6)
+    for col in ("NET", "GROSS", "BACKGROUND"):
+        np.testing.assert_array_max_ulp(row[col], ext[col], maxulp=8)
+    np.testing.assert_array_equal(row["DQ"], ext["DQ"])
+    # NET_ERROR = pre-Q error * Q, Q > 1 below 3425 A only
+    q = qfactor(row["WAVELENGTH"], row["EXTRSIZE"], row["GROSS"], exptime=h["EXPTIME"],
+                meandark=h["MEANDARK"], readnse=primary["READNSE"], atodgain=primary["ATODGAIN"],
+                ncombine=h["NCOMBINE"])  # fmt: skip
+    assert q.max() > 1.0 and np.all(q[row["WAVELENGTH"] > 3425] == 1.0)
+    np.testing.assert_array_max_ulp(row["NET_ERROR"], ext["NET_ERROR"] * q, maxulp=8)
     assert np.all(np.diff(row["WAVELENGTH"]) > 0) and np.median(row["NET"]) > 1
     sens = row["FLUX"] / row["NET"]
     assert np.all(np.isfinite(sens)) and np.all(sens > 0)

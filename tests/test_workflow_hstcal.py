@@ -16,6 +16,7 @@ from astropy.io import fits
 
 from stisdarks.fitsio import ext_data
 from stisdarks.science import read_json
+
 from workflow_helpers import demo_config, snakemake
 
 pytestmark = [

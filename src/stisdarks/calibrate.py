@@ -6,9 +6,9 @@
 ``native``
     The dark swap of :mod:`stisdarks.darkswap` on each pipeline ``_flt`` image set and on
     the pipeline ``_crj`` (exact: calstis subtracts the dark after CR rejection), then the
-    spectrum re-extracted from the new ``_crj`` along the pipeline ``_sx1``'s own trace
-    (``EXTRLOCY``), box and background regions, converted to flux with the pipeline's own
-    FLUX/NET ratio.
+    spectrum re-extracted from the new ``_crj`` as calstis' x1d does (:mod:`stisdarks.x1d`)
+    along the pipeline ``_sx1``'s own trace (``EXTRLOCY``), box and background regions,
+    converted to flux with the pipeline's own per-column factor.
 ``auto``
     ``calstis`` when ``cs0.e`` is on ``PATH``, else ``native``.
 """
@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from stisdarks.darkswap import bad_pixel_dq, flat_field, swap_dark_imset
+from stisdarks.crrejtab import resolve_reference
+from stisdarks.darkswap import bad_pixel_dq, flat_field, mean_dark, swap_dark_imset
 from stisdarks.errors import InputFileError, StisDarksError
-from stisdarks.extraction import extract_box, trace_rows
 from stisdarks.fitsio import atomic_path, ext_data
 from stisdarks.hstcal import choose
+from stisdarks.x1d import reextract_sx1
 
-__all__ = ["CALIBRATORS", "resolve_calibrator", "recalibrate", "swap_dark_file", "reextract_sx1"]
+__all__ = ["CALIBRATORS", "resolve_calibrator", "recalibrate", "swap_dark_file"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ def swap_dark_file(
             sci, ext_data(err_hdu, np.float32), ext_data(dq_hdu, np.int16), sci_hdu.header, old, new,
             flat, gain, protected_dq=bpix,
         )  # fmt: skip
+        if "MEANDARK" in sci_hdu.header:
+            sci_hdu.header["MEANDARK"] = mean_dark(new, sci_hdu.header, gain)
         for hdu, data in ((sci_hdu, new_sci), (err_hdu, new_err), (dq_hdu, new_dq)):
             hdu.data = data
             for key in ("PIXVALUE", "NPIX1", "NPIX2"):
@@ -94,52 +97,6 @@ def swap_dark_file(
     primary["FILENAME"] = Path(dest).name
     primary.add_history(
         f"stisdarks native dark swap: pipeline dark {Path(old_dark).name} replaced by {new_name}"
-    )
-    with atomic_path(dest) as tmp:
-        out.writeto(tmp, overwrite=True)
-    return Path(dest)
-
-
-def reextract_sx1(
-    pipeline_sx1: os.PathLike, crj: os.PathLike, dest: os.PathLike, new_name: str
-) -> Path:
-    """Re-extract the spectrum of ``crj`` along the pipeline ``_sx1``'s trace and convert with its FLUX/NET."""
-    with fits.open(crj) as hc:
-        image = ext_data(hc["SCI", 1], np.float32)
-        err = ext_data(hc["ERR", 1], np.float32)
-        dq = ext_data(hc["DQ", 1], np.int16)
-        texptime = float(hc["SCI", 1].header.get("EXPTIME", hc[0].header.get("TEXPTIME", 1.0)))
-    with fits.open(pipeline_sx1) as hs:
-        out = fits.HDUList([h.copy() for h in hs])
-    table = out[1].data
-    for row in table:
-        ext = extract_box(
-            image, err, dq, trace_rows(row["EXTRLOCY"]), float(row["EXTRSIZE"]), float(row["BK1OFFST"]),
-            float(row["BK2OFFST"]), float(row["BK1SIZE"]), float(row["BK2SIZE"]),
-        )  # fmt: skip
-        old_net = np.asarray(row["NET"], dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(
-                old_net != 0, np.asarray(row["FLUX"], dtype=np.float64) / old_net, np.nan
-            )
-        # columns where the pipeline NET was 0 borrow the ratio of the nearest column that has one
-        if np.isnan(ratio).any() and np.isfinite(ratio).any():
-            idx = np.arange(ratio.size)
-            ok = np.isfinite(ratio)
-            ratio = np.interp(idx, idx[ok], ratio[ok])
-        ratio = np.nan_to_num(ratio)
-        net = ext["net"] / texptime
-        row["GROSS"] = ext["gross"] / texptime
-        row["BACKGROUND"] = ext["background"] / texptime
-        row["NET"] = net
-        row["NET_ERROR"] = ext["net_error"] / texptime
-        row["FLUX"] = net * ratio
-        row["ERROR"] = ext["net_error"] / texptime * np.abs(ratio)
-        row["DQ"] = ext["dq"]
-    out[0].header["DARKFILE"] = new_name
-    out[0].header["FILENAME"] = Path(dest).name
-    out[0].header.add_history(
-        "stisdarks: spectrum re-extracted from the dark-swapped _crj along the pipeline trace"
     )
     with atomic_path(dest) as tmp:
         out.writeto(tmp, overwrite=True)
@@ -178,7 +135,8 @@ def recalibrate(
         swap_dark_file(
             crj, out["crj"], pipeline_dark, weekdark, oref_search=search, new_name=new_name
         )
-        reextract_sx1(sx1, out["crj"], out["sx1"], new_name)
+        xtractab = resolve_reference(fits.getval(sx1, "XTRACTAB", 0, default="N/A"), search)
+        reextract_sx1(sx1, out["crj"], out["sx1"], new_darkfile=new_name, xtractab=xtractab)
         return out
     from stisdarks.calstis import run_calstis
 

@@ -25,7 +25,7 @@ from stisdarks.crrejtab import resolve_reference
 from stisdarks.errors import InputFileError
 from stisdarks.fitsio import ext_data
 
-__all__ = ["SIDE2_MJD", "bad_pixel_dq", "dark_scale_factor", "flat_field", "swap_dark_imset"]
+__all__ = ["SIDE2_MJD", "bad_pixel_dq", "dark_scale_factor", "flat_field", "mean_dark", "swap_dark_imset"]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,18 @@ def _expand(low: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         f = frac.reshape([-1 if k == axis else 1 for k in range(out.ndim)])
         out = a + (c - a) * f
     return out.astype(np.float32)
+
+
+def mean_dark(
+    dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
+    sci_header: fits.Header,
+    atodgain: float,
+) -> float:
+    """calstis' ``MEANDARK`` of an image set: median of the scaled dark (DN) over DQ = 0."""
+    factor = dark_scale_factor(sci_header.get("OCCDHTAV"), float(sci_header.get("EXPSTART", 0.0)), dark[3])
+    k = np.float32(factor * float(sci_header["EXPTIME"]) / atodgain)
+    good = dark[2] == 0
+    return float(np.median(dark[0][good] * k)) if good.any() else 0.0
 
 
 def swap_dark_imset(

@@ -33,37 +33,29 @@ linear; the sensitivity is the smooth curve :func:`throughput_curve`.
 
 :func:`extract_like_x1d` reproduces what calstis6 computes for that set-up from a ``_crj``/``_flt``
 image set (unweighted extraction, ``BACKCORR`` with the sigma-clipped background fit and the
-pipeline's background smoothing, ``DISPCORR``, ``FLUXCORR`` with the CCD Q-factor), following the
-C code operation by operation (float32 where calstis uses ``float``), so that its columns agree
-with ``cs6.e``'s ``_sx1`` to float32 rounding.  Notable calstis6 behaviours it reproduces:
-
-* the unweighted extraction does **not** exclude flagged pixels (calstis6 sets ``sdqflags = 0``
-  for it): every pixel of the box is summed and the output ``DQ`` is the OR of the DQ of the
-  pixels in the box (plus 2048 when more than 1/3 of the background pixels were rejected);
-* the box edges are fractional: pixel ``j`` counts with the fraction of ``[j-0.5, j+0.5]`` inside
-  ``[y - EXTRSIZE/2, y + EXTRSIZE/2]``, and row 0 of the image is never used;
-* background pixels are bilinearly interpolated along the column at the box positions; only
-  pixels with DQ bit 4 (``DETECTORPROB``, also set off the image) in one of the interpolation
-  neighbours are excluded; the fit is iteratively 3-sigma clipped (the first sigma is the RMS
-  about *zero*, a calstis quirk); ``BACKORD`` 0 (mean) and 1 (straight line) are supported;
-* with background smoothing (the pipeline default, ``BKS_MEDIAN`` order 3) the ``BACKGROUND``
-  column is a 10-pixel running median followed by a cubic fit (columns 10..N-10), ``NET`` is
-  recomputed as ``GROSS - BACKGROUND``, and ``NET_ERROR`` has no background term:
-  ``NET_ERROR = sqrt(sum(area * ERR**2)) / EXPTIME`` (area, not area squared);
-* ``FLUX = NET * h c / (A_HST * T(lambda) * T_ap(lambda) * lambda * dlambda) * ATODGAIN`` and
-  ``ERROR = NET_ERROR * that factor * Q``, ``NET_ERROR *= Q`` where ``Q`` is calstis6's CCD
-  Q-factor (> 1 below 3425 Angstrom).
+pipeline's background smoothing, ``DISPCORR``, ``FLUXCORR`` with the CCD Q-factor), so that its
+columns agree with ``cs6.e``'s ``_sx1`` to float32 rounding (0 ulp measured).  It is a thin
+wrapper: the box per column is the table trace, the wavelengths the Newton inversion of the
+DISPTAB (here), and the extraction, background, smoothing, Q-factor and flux conversion are the
+calstis6 core of :mod:`stisdarks.x1d` (see there for the calstis behaviours reproduced).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+
+from stisdarks.x1d import (
+    SX1_COLUMNS,
+    extract_columns,
+    flux_calibrate,
+    inverse_sensitivity,
+    qfactor,
+)
 
 __all__ = [
     "X1DSetup",
@@ -76,23 +68,7 @@ __all__ = [
     "SX1_COLUMNS",
 ]
 
-# hstcal constants (pkg/stis/include/calstis6.h, stisdq.h)
-HST_AREA = 45238.93416
-H_PLANCK = 6.6260755e-27
-C_LIGHT = 2.9979245800e10
-CM_PER_ANGSTROM = 1.0e-8
-DETECTORPROB = 4
-CALIBDEFECT = 512
-X1D_BAD_BACKGROUND = 2048
-MAX_CLIP = 5
 CCD_PLATE_SCALE = 0.05078  # arcsec per CCD pixel (cross-dispersion)
-
-#: Column names of a real ``_sx1`` table (order as written by calstis6, see o56502010_sx1.fits).
-SX1_COLUMNS = (
-    "SPORDER", "NELEM", "WAVELENGTH", "GROSS", "BACKGROUND", "NET", "FLUX", "ERROR", "NET_ERROR",
-    "DQ", "A2CENTER", "EXTRSIZE", "MAXSRCH", "BK1SIZE", "BK2SIZE", "BK1OFFST", "BK2OFFST",
-    "EXTRLOCY", "OFFSET",
-)  # fmt: skip
 
 _PEDIGREE = "MODEL 01/01/2024"
 _DESCRIP = "synthetic table for stisdarks offline tests -- not for science"
@@ -497,201 +473,8 @@ def x1d_sci_cards(
 
 
 # ----------------------------------------------------------------------------------------------
-# NumPy twin of calstis6
+# NumPy twin of calstis6 for the synthetic tables (the core is stisdarks.x1d)
 # ----------------------------------------------------------------------------------------------
-
-
-def _nint(x: np.ndarray) -> np.ndarray:
-    """stis.h NINT: round half away from zero, then C truncation."""
-    return np.where(x >= 0.0, np.trunc(x + 0.5), np.trunc(x - 0.5)).astype(np.int64)
-
-
-def _interp_column(sci, err, dq, xx: np.ndarray, yy: np.ndarray):
-    """hstcal ``Interp2D`` with ``sdqflags = 0``, vectorised over points (float32 arithmetic)."""
-    ny, nx = sci.shape
-    f32 = np.float32
-    iix, iiy = _nint(xx), _nint(yy)
-    out = (iix < 0) | (iix > nx - 1) | (iiy < 0) | (iiy > ny - 1)
-    ii = np.clip(np.trunc(xx).astype(np.int64), 0, nx - 2)
-    ij = np.clip(np.trunc(yy).astype(np.int64), 0, ny - 2)
-    q = (xx - ii).astype(f32)
-    p = f32(1.0) - q
-    s = (yy - ij).astype(f32)
-    r = f32(1.0) - s
-    w0, w1, w2, w3 = p * r, q * r, p * s, q * s
-    ii_, ij_ = np.where(out, 0, ii), np.where(out, 0, ij)
-    a, b = sci[ij_, ii_], sci[ij_, ii_ + 1]
-    c, d = sci[ij_ + 1, ii_], sci[ij_ + 1, ii_ + 1]
-    value = w0 * a + w1 * b + w2 * c + w3 * d
-    o_dq = dq[ij_, ii_] | dq[ij_, ii_ + 1] | dq[ij_ + 1, ii_] | dq[ij_ + 1, ii_ + 1]
-    value = np.where(out, f32(0.0), value)
-    o_dq = np.where(out, DETECTORPROB, o_dq)
-    return value.astype(f32), o_dq.astype(np.int64)
-
-
-def _background(sci, err, dq, setup: X1DSetup, ycen: np.ndarray, ltv, ltm):
-    """``CalcBack``/``X1DBack`` for tilt 0: per-column coefficients, sigma and DQ flag."""
-    nx = sci.shape[1]
-    ipix = np.arange(nx)
-    rpix = (ipix - ltv[0]) / ltm[0]
-    boxes = []
-    for size, off in ((setup.bk1size, setup.bk1offst), (setup.bk2size, setup.bk2offst)):
-        yc = ycen + off * 1.0  # cos(0) = 1
-        x1 = rpix + off * 0.0  # sin(0) = 0
-        y1 = yc - (size / 2.0 * 1.0) + 0.5
-        xx = x1 * ltm[0] + ltv[0]
-        yy = y1 * ltm[1] + ltv[1]
-        isize = int(size + 0.5)
-        for _ in range(isize):
-            o_sci, o_dq = _interp_column(sci, err, dq, xx, yy)
-            boxes.append((yy.copy(), o_sci.astype(np.float64), o_dq))
-            yy = yy + 1.0  # xx += sin, yy += cos, in double
-    nbck = len(boxes)
-    bck0, bck1 = np.zeros(nx), np.zeros(nx)
-    vbck0, vbck1 = np.zeros(nx), np.zeros(nx)
-    sigma = np.full(nx, np.finfo(np.float64).max / 3.1)
-    ebck = np.zeros(nx)
-    dqbck = np.zeros(nx, dtype=np.int64)
-    active = np.ones(nx, dtype=bool)
-    for iclip in range(1, MAX_CLIP + 1):
-        npts, sumx, sumy, sumx2, sumy2, sumxy, new_sigma = (np.zeros(nx) for _ in range(7))
-        nfbck = np.zeros(nx, dtype=np.int64)
-        nsbck = np.zeros(nx, dtype=np.int64)
-        for yy, o_sci, o_dq in boxes:
-            flagged = (o_dq & DETECTORPROB) != 0
-            residual = np.abs(o_sci - (bck0 + bck1 * yy))
-            keep = ~flagged & (residual <= 3.0 * sigma)
-            npts = np.where(keep, npts + 1.0, npts)
-            sumx = np.where(keep, sumx + yy, sumx)
-            sumy = np.where(keep, sumy + o_sci, sumy)
-            sumx2 = np.where(keep, sumx2 + yy * yy, sumx2)
-            sumxy = np.where(keep, sumxy + yy * o_sci, sumxy)
-            sq = (o_sci.astype(np.float32) * o_sci.astype(np.float32)).astype(
-                np.float64
-            )  # float product in C
-            sumy2 = np.where(keep, sumy2 + sq, sumy2)
-            new_sigma = np.where(keep, new_sigma + residual * residual, new_sigma)
-            nfbck += flagged
-            nsbck += ~flagged & ~keep
-        frac = (nfbck + nsbck).astype(np.float32) / np.float32(nbck)
-        dq_it = np.where(frac > np.float32(0.33333), X1D_BAD_BACKGROUND, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if setup.backord == 1:
-                delta = npts * sumx2 - sumx * sumx
-                ok = np.abs(delta) > 0.0
-                b0 = np.where(ok, (sumx2 * sumy - sumx * sumxy) / delta, 0.0)
-                b1 = np.where(ok, (sumxy * npts - sumx * sumy) / delta, 0.0)
-                v0 = np.where(ok, sumx2 / delta, 0.0)
-                v1 = np.where(ok, npts / delta, 0.0)
-            else:
-                b0 = np.where(npts > 0.0, sumy / npts, 0.0)
-                v0 = np.where(npts > 1.0, (sumy2 - sumy * sumy / npts) / (npts - 1.0), 0.0)
-                b1 = np.zeros(nx)
-                v1 = np.zeros(nx)
-            new_sig = np.sqrt(new_sigma / (npts - 1.0))
-        upd = active
-        bck0, bck1 = np.where(upd, b0, bck0), np.where(upd, b1, bck1)
-        vbck0, vbck1 = np.where(upd, v0, vbck0), np.where(upd, v1, vbck1)
-        dqbck = np.where(upd, dq_it, dqbck)
-        more = upd & (npts > 1.0)
-        sigma = np.where(more, new_sig, sigma)
-        ebck = np.where(more, new_sig, ebck)
-        active = more & ~((nsbck == 0) & (iclip > 1))
-        if not active.any():
-            break
-    return bck0, bck1, vbck0, vbck1, ebck, dqbck
-
-
-def _gaussj(a: list[list[float]], b: list[float]) -> list[float]:
-    """Numerical-Recipes Gauss-Jordan with full pivoting (hstcal ``Sgaussj``), solution only."""
-    n = len(a)
-    ipiv = [0] * n
-    for _ in range(n):
-        big = 0.0
-        row = col = 0
-        for j in range(n):
-            if ipiv[j] != 1:
-                for k in range(n):
-                    if ipiv[k] == 0 and abs(a[j][k]) >= big:
-                        big = abs(a[j][k])
-                        row, col = j, k
-        ipiv[col] += 1
-        if row != col:
-            a[row], a[col] = a[col], a[row]
-            b[row], b[col] = b[col], b[row]
-        pivinv = 1.0 / a[col][col]
-        a[col][col] = 1.0
-        a[col] = [v * pivinv for v in a[col]]
-        b[col] *= pivinv
-        for j in range(n):
-            if j != col:
-                t = a[j][col]
-                a[j][col] = 0.0
-                a[j] = [a[j][m] - a[col][m] * t for m in range(n)]
-                b[j] -= b[col] * t
-    return b
-
-
-def _seqsum(v: np.ndarray) -> float:
-    """Left-to-right double sum (as a C loop), not NumPy's pairwise sum."""
-    return float(np.add.accumulate(np.asarray(v, dtype=np.float64))[-1]) if v.size else 0.0
-
-
-def _smooth_background(back: np.ndarray, order: int, mode: str) -> np.ndarray:
-    """``SmoothBack`` for the CCD: 9-pixel ``BoxcarFilter`` (really [i-5, i+4]), then a poly fit."""
-    n = back.size
-    f32 = np.float32
-    src = back.astype(f32)
-    out = np.empty(n, dtype=f32)
-    if mode == "median":
-        for i in range(n):
-            w = np.sort(src[max(0, i - 5) : min(i + 4, n - 1) + 1])
-            m = w.size
-            h = m // 2
-            out[i] = w[h] if m % 2 else (w[h - 1] + w[h]) / f32(2.0)
-    else:  # "average": running sum over [i-4, i+4] (calstis BKS_AVERAGE)
-        total, cnt = 0.0, 0
-        w2 = 9 // 2
-        for j in range(w2):
-            total += float(src[j])
-            cnt += 1
-        out[0] = f32(total / cnt)
-        for i in range(1, n):
-            w2 += 1
-            if w2 < n:
-                total += float(src[w2])
-                cnt += 1
-            w1 = w2 - 9
-            if w1 > 0:
-                total -= float(src[w1 - 1])
-                cnt -= 1
-            out[i] = f32(total / cnt)
-    idx = np.arange(10, n - 10 + 1)
-    ax = idx.astype(np.float64)
-    ay = out[idx].astype(np.float64)
-    avx = _seqsum(ax) / idx.size
-    avy = _seqsum(ay) / idx.size
-    x = ax - avx
-    y = ay - avy
-    nterm = order + 1
-    basis = [np.array([math.pow(v, float(j)) for v in x]) for j in range(nterm)]
-    covar = [[0.0] * nterm for _ in range(nterm)]
-    beta = [0.0] * nterm
-    for l_ in range(nterm):
-        wgt = basis[l_] * 1.0  # sig2i = 1/sqrt(1)
-        for m in range(l_ + 1):
-            covar[l_][m] = _seqsum(wgt * basis[m])
-        beta[l_] = _seqsum(y * wgt)
-    for j in range(1, nterm):
-        for k in range(j):
-            covar[k][j] = covar[j][k]
-    coef = _gaussj(covar, beta)
-    fit = np.zeros(idx.size)
-    for j in range(nterm):
-        fit = fit + coef[j] * np.array([math.pow(v - avx, float(j)) for v in ax])
-    fit = fit + avy
-    out[idx] = fit.astype(f32)
-    return out
 
 
 def _eval_disp(c: tuple[float, ...], m: float, wl: float) -> float:
@@ -744,34 +527,6 @@ def _wavelengths(setup: X1DSetup, nx: int, ltv0: float, ltm0: float) -> np.ndarr
     return wave
 
 
-def _interp1d(x: np.ndarray, wl: np.ndarray, f: np.ndarray, extrapolate: bool) -> np.ndarray:
-    """hstcal ``interp1d`` (clamped) / ``extrap1d`` (linear extrapolation), vectorised."""
-    x = np.asarray(x, dtype=np.float64)
-    n = wl.size
-    i = np.clip(np.searchsorted(wl, x, side="right") - 1, 0, n - 2)
-    p0 = (wl[i + 1] - x) / (wl[i + 1] - wl[i])
-    y = f[i] * p0 + f[i + 1] * (1.0 - p0)
-    lo, hi = x <= wl[0], x >= wl[-1]
-    if extrapolate:
-        ylo = f[0] + (f[1] - f[0]) * (x - wl[0]) / (wl[1] - wl[0])
-        yhi = f[-2] + (f[-1] - f[-2]) * (x - wl[-2]) / (wl[-1] - wl[-2])
-        return np.where(lo, ylo, np.where(hi, yhi, y))
-    return np.where(lo, f[0], np.where(hi, f[-1], y))
-
-
-def _qfactor(wl, extrsize_f32, gross, exptime, meandark, readnse, atodgain, ncombine):
-    """calstis6 CCD ``QFactor`` (error inflation for multiple electrons per photon, < 3425 A)."""
-    q_wave = np.array([1127.09, 2066.33, 2213.93, 2339.25, 3424.86, 11000.00])
-    q_value = np.array([3.00, 1.50, 1.35, 1.40, 1.00, 1.00])
-    q = _interp1d(wl, q_wave, q_value, extrapolate=False)
-    s = np.where(gross > 0, gross.astype(np.float64), 0.0)
-    w = float(extrsize_f32)
-    g, n, t, d, r = atodgain, float(ncombine), exptime, meandark, readnse
-    num = (s * t + d * w) * g / n + r * r * w
-    den = (s * t / q + d * w) * g / n + r * r * w
-    return np.sqrt(num / den).astype(np.float32)
-
-
 def extract_like_x1d(
     sci: np.ndarray,
     err: np.ndarray,
@@ -792,6 +547,10 @@ def extract_like_x1d(
     bks_order: int = 3,
 ) -> dict[str, np.ndarray | float | int]:
     """Compute what calstis6 writes into the ``_sx1`` row for the synthetic set-up.
+
+    The box per column is the table trace (``A2CENTER + A2DISPL``, no offsets); the extraction
+    is :func:`stisdarks.x1d.extract_columns`, the wavelengths the Newton inversion of the
+    DISPTAB, the flux :func:`stisdarks.x1d.inverse_sensitivity` and :func:`stisdarks.x1d.qfactor`.
 
     Parameters
     ----------
@@ -820,120 +579,51 @@ def extract_like_x1d(
         The ``_sx1`` columns (:data:`SX1_COLUMNS`) for the single first-order row.
     """
     f32 = np.float32
-    sci = np.asarray(sci, dtype=f32)
-    err = np.asarray(err, dtype=f32)
-    dq = np.asarray(dq).astype(np.int64) & 0xFFFF
-    ny, nx = sci.shape
+    nx = np.shape(sci)[1]
     ltm0, ltm1 = float(ltm[0]), float(ltm[1])
     ltv0, ltv1 = float(ltv[0]) + ltm0 - 1.0, float(ltv[1]) + ltm1 - 1.0  # GetLT0: zero-indexed
     a2displ = getattr(setup, "_a2displ", setup.a2displ)
     cc_a2center = setup.a2center + 0.0  # + SHIFTA2 + aperture OFFSET2 (all zero here)
-    ipix = np.arange(nx)
-    rpix = np.trunc((ipix - ltv0) / ltm0).astype(np.int64)
+    rpix = np.trunc((np.arange(nx) - ltv0) / ltm0).astype(np.int64)
     inside = (rpix >= 0) & (rpix < a2displ.size)
     y_box = np.where(inside, cc_a2center + a2displ[np.clip(rpix, 0, a2displ.size - 1)], cc_a2center)
-    extrsize = float(f32(setup.extrsize))
-    yimg = y_box * ltm1 + ltv1
-    ilow = yimg - extrsize * ltm1 / 2.0
-    ihigh = yimg + extrsize * ltm1 / 2.0
-
-    def near(v):
-        t = np.trunc(v)
-        return np.where(v - t < 0.5, t, t + 1.0).astype(np.int64)
-
-    j1, j2 = near(ilow), near(ihigh)
-    s1 = 0.5 - (ilow - j1)
-    s2 = 0.5 + ihigh - j2
-
-    if backcorr:
-        bck0, bck1, vbck0, vbck1, _ebck, dqbck = _background(
-            sci, err, dq, setup, y_box, (ltv0, ltv1), (ltm0, ltm1)
-        )
-    else:
-        bck0 = bck1 = vbck0 = vbck1 = np.zeros(nx)
-        dqbck = np.zeros(nx, dtype=np.int64)
-    smooth = bks_mode != "off"
-
-    acc_sum, acc_back, acc_net, acc_err = (np.zeros(nx) for _ in range(4))
-    odq = np.zeros(nx, dtype=np.int64)
-    touched = np.zeros(nx, dtype=bool)
-
-    def accum(j, area, ok):
-        nonlocal acc_sum, acc_back, acc_net, acc_err, odq, touched
-        jj = np.clip(j, 0, ny - 1)
-        pix = sci[jj, ipix].astype(np.float64)
-        perr = err[jj, ipix].astype(np.float64)
-        back = bck0 + bck1 * j
-        backvar = 0.0 if smooth else vbck0 + vbck1 * j * j
-        acc_back = np.where(ok, acc_back + back * area, acc_back)
-        acc_sum = np.where(ok, acc_sum + pix * area, acc_sum)
-        acc_net = np.where(ok, acc_net + (pix - back) * area, acc_net)
-        acc_err = np.where(ok, acc_err + (perr * perr + backvar) * area, acc_err)
-        odq = np.where(ok, odq | dq[jj, ipix], odq)
-        touched |= ok
-
-    accum(j1, s1, (j1 > 0) & (j1 < ny))
-    accum(j2, s2, (j2 > j1) & (j2 > 0) & (j2 < ny))
-    nmid = int(max(0, (j2 - j1 - 1).max()))
-    for k in range(1, nmid + 1):
-        j = j1 + k
-        accum(j, 1.0, (j2 > j1 + 1) & (j <= j2 - 1) & (j > 0) & (j < ny))
-    odq = odq | dqbck
-    good = touched & (exptime > 0.0)
-    gross = np.where(good, (acc_sum.astype(f32).astype(np.float64) / exptime), 0.0).astype(f32)
-    backg = np.where(good, (acc_back.astype(f32).astype(np.float64) / exptime), 0.0).astype(f32)
-    net = np.where(good, (acc_net.astype(f32).astype(np.float64) / exptime), 0.0).astype(f32)
-    error32 = np.where(acc_err > 0.0, np.sqrt(np.where(acc_err > 0, acc_err, 0.0)), 0.0).astype(f32)
-    error = np.where(good, error32.astype(np.float64) / exptime, 0.0).astype(f32)
-    net_error = error.copy()
-    if smooth:
-        backg = _smooth_background(backg, bks_order, bks_mode)
-        net = (gross - backg).astype(f32)
-
-    extrsize_out = f32(extrsize * ltm1)
+    cols = extract_columns(
+        sci, err, dq, y_box=y_box, extrsize=float(f32(setup.extrsize)), bk1size=setup.bk1size,
+        bk2size=setup.bk2size, bk1offst=setup.bk1offst, bk2offst=setup.bk2offst, exptime=exptime,
+        backord=setup.backord, ltv=ltv, ltm=ltm, backcorr=backcorr, bks_mode=bks_mode,
+        bks_order=bks_order,
+    )  # fmt: skip
     wave = np.zeros(nx)
-    flux = np.zeros(nx, dtype=f32)
-    ferr = np.zeros(nx, dtype=f32)
+    cols["FLUX"] = np.zeros(nx, dtype=f32)
+    cols["ERROR"] = np.zeros(nx, dtype=f32)
     if dispcorr:
         wave = _wavelengths(setup, nx, ltv0, ltm0)
         if fluxcorr:
-            photfactor = H_PLANCK * C_LIGHT / HST_AREA
-            wl = wave / 1.0
-            response = _interp1d(wl, setup.phot_wave, setup.phot_thru, extrapolate=True)
-            apw = np.array([1500.0, 11000.0])
-            thr = _interp1d(wl, apw, np.full(2, setup.aper_thru), extrapolate=False)
-            dsp = np.empty(nx)
-            dsp[1:-1] = (wave[2:] - wave[:-2]) / 2.0
-            dsp[0] = wave[1] - wave[0]
-            dsp[-1] = wave[-1] - wave[-2]
-            bad = (thr <= 0.0) | (dsp <= 0.0) | (response <= 0.0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                corr = (photfactor / (response * thr * wl * dsp * CM_PER_ANGSTROM)).astype(f32)
-            corr = (corr.astype(np.float64) * atodgain).astype(f32)
-            q = _qfactor(wl, extrsize_out, gross, exptime, meandark, readnse, atodgain, ncombine)
-            flux = np.where(bad, f32(0.0), net * corr).astype(f32)
-            ferr = np.where(bad, f32(0.0), error * (corr * q)).astype(f32)
-            net_error = np.where(bad, net_error, net_error * q).astype(f32)
-            odq = np.where(bad, odq | CALIBDEFECT, odq)
-    extrlocy = (y_box * ltm1 + ltv1 + 1.0).astype(f32)
+            corr = inverse_sensitivity(
+                wave, setup.phot_wave, setup.phot_thru, np.array([1500.0, 11000.0]),
+                np.full(2, setup.aper_thru), atodgain=atodgain,
+            )  # fmt: skip
+            q = qfactor(wave, cols["EXTRSIZE"], cols["GROSS"], exptime=exptime, meandark=meandark,
+                        readnse=readnse, atodgain=atodgain, ncombine=ncombine)  # fmt: skip
+            cols = flux_calibrate(cols, corr, q)
     return {
         "SPORDER": 1,
         "NELEM": nx,
         "WAVELENGTH": wave,
-        "GROSS": gross,
-        "BACKGROUND": backg,
-        "NET": net,
-        "FLUX": flux,
-        "ERROR": ferr,
-        "NET_ERROR": net_error,
-        "DQ": odq.astype(np.int16),
+        "GROSS": cols["GROSS"],
+        "BACKGROUND": cols["BACKGROUND"],
+        "NET": cols["NET"],
+        "FLUX": cols["FLUX"],
+        "ERROR": cols["ERROR"],
+        "NET_ERROR": cols["NET_ERROR"],
+        "DQ": np.asarray(cols["DQ"]).astype(np.int16),
         "A2CENTER": f32(cc_a2center * ltm1 + ltv1 + 1.0),
-        "EXTRSIZE": extrsize_out,
+        "EXTRSIZE": cols["EXTRSIZE"],
         "MAXSRCH": 0,
-        "BK1SIZE": f32(setup.bk1size * ltm1),
-        "BK2SIZE": f32(setup.bk2size * ltm1),
-        "BK1OFFST": f32(setup.bk1offst * ltm1),
-        "BK2OFFST": f32(setup.bk2offst * ltm1),
-        "EXTRLOCY": extrlocy,
+        "BK1SIZE": cols["BK1SIZE"],
+        "BK2SIZE": cols["BK2SIZE"],
+        "BK1OFFST": cols["BK1OFFST"],
+        "BK2OFFST": cols["BK2OFFST"],
+        "EXTRLOCY": cols["EXTRLOCY"],
         "OFFSET": f32(0.0),
     }

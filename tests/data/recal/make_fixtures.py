@@ -60,7 +60,7 @@ def main() -> None:
         names = {"DARKFILE": "syn_pipe_drk.fits"}
         for key in ("PFLTFILE", "BPIXTAB", "XTRACTAB"):
             names[key] = primary[key].split("$", 1)[-1]
-        for key, name in names.items():
+        for name in names.values():
             _gzip(oref / name, name)
         (HERE / "manifest.json").write_text(
             json.dumps({"obs_id": OBS, "seed": 11, "size": 32, "n_darks": 8, "references": names,

@@ -36,7 +36,9 @@ def _step(
         engines.make_basedark(inputs, output, engine=engine)
     else:
         engines.make_weekdark(inputs, basedark, output, engine=engine)
-    queue.put((time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+    queue.put(
+        (time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+    )
 
 
 def measure(engine: str, kind: str, inputs, output, basedark=None) -> tuple[float, float]:

@@ -62,9 +62,14 @@ def test_crreject_with_overrides(tmp_path):
         ),
         (("crreject", "-o", "{out}", "--crsigmas", "5,,3", *INPUTS[:2]), "CRSIGMAS"),
         (("crreject", "-o", "{out}", "--crsigmas", "0,-1", *INPUTS[:2]), "positive thresholds"),
-        (("basedark", "-o", "{out}", "--crradius", "-3", *INPUTS[:2]), "crradius -3.0 is out of range"),
-        (("weekdark", "--basedark", INPUTS[0], "-o", "{out}", "--scalense", "-50", *INPUTS[:2]),
-         "scalense -50.0 is out of range"),
+        (
+            ("basedark", "-o", "{out}", "--crradius", "-3", *INPUTS[:2]),
+            "crradius -3.0 is out of range",
+        ),
+        (
+            ("weekdark", "--basedark", INPUTS[0], "-o", "{out}", "--scalense", "-50", *INPUTS[:2]),
+            "scalense -50.0 is out of range",
+        ),
     ],
 )
 def test_errors_are_one_line_and_leave_nothing(tmp_path, args, message):

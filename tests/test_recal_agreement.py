@@ -85,7 +85,9 @@ def test_native_sx1_equals_calstis_x1d(native_sx1, files):
     within = np.abs(got["FLUX"] - want["FLUX"]) <= 0.1 * error
     assert within.mean() >= 0.99, f"FLUX within ERROR/10 on {within.mean():.2%} of the columns"
     for col in ("GROSS", "BACKGROUND", "NET", "NET_ERROR", "FLUX", "ERROR"):
-        np.testing.assert_array_max_ulp(got[col].astype(np.float32), want[col].astype(np.float32), maxulp=8)
+        np.testing.assert_array_max_ulp(
+            got[col].astype(np.float32), want[col].astype(np.float32), maxulp=8
+        )
     np.testing.assert_array_equal(got["DQ"], want["DQ"])
     np.testing.assert_array_equal(got["WAVELENGTH"], want["WAVELENGTH"])
 
@@ -103,19 +105,31 @@ def test_native_recalibration_equals_calstis_live(tmp_path, monkeypatch):
     darks = sorted((root / "darks").glob("odark*_flt.fits"))
     make_basedark(darks, tmp_path / "basedark.fits")
     week = make_weekdark(darks[-3:], tmp_path / "basedark.fits", tmp_path / "weekdark.fits")
-    science = {k: root / "science" / f"odemo1010_{k}.fits" for k in ("raw", "wav", "flt", "crj", "sx1")}
+    science = {
+        k: root / "science" / f"odemo1010_{k}.fits" for k in ("raw", "wav", "flt", "crj", "sx1")
+    }
     common = dict(raw=science["raw"], flt=science["flt"], crj=science["crj"], sx1=science["sx1"], weekdark=week,
                   pipeline_dark=oref / "syn_pipe_drk.fits", oref_dir=oref, obs_id="odemo1010", wav=science["wav"])  # fmt: skip
     native = recalibrate(**common, outdir=tmp_path / "native", calibrator="native")
     calstis = recalibrate(**common, outdir=tmp_path / "calstis", calibrator="calstis")
     for kind, nimsets in (("flt", 2), ("crj", 1)):
-        with fits.open(native[kind]) as a, fits.open(calstis[kind]) as b, fits.open(science[kind]) as p:
+        with (
+            fits.open(native[kind]) as a,
+            fits.open(calstis[kind]) as b,
+            fits.open(science[kind]) as p,
+        ):
             for k in range(1, nimsets + 1):
                 scale = np.abs(ext_data(p["SCI", k])) + np.abs(ext_data(b["SCI", k]))
-                assert np.all(np.abs(ext_data(a["SCI", k]) - ext_data(b["SCI", k])) <= 4e-7 * scale + 1e-5)
-                np.testing.assert_allclose(ext_data(a["ERR", k]), ext_data(b["ERR", k]), rtol=2e-6, atol=1e-6)
+                assert np.all(
+                    np.abs(ext_data(a["SCI", k]) - ext_data(b["SCI", k])) <= 4e-7 * scale + 1e-5
+                )
+                np.testing.assert_allclose(
+                    ext_data(a["ERR", k]), ext_data(b["ERR", k]), rtol=2e-6, atol=1e-6
+                )
                 np.testing.assert_array_equal(ext_data(a["DQ", k]), ext_data(b["DQ", k]))
-                assert a["SCI", k].header["MEANDARK"] == pytest.approx(b["SCI", k].header["MEANDARK"], rel=1e-6)
+                assert a["SCI", k].header["MEANDARK"] == pytest.approx(
+                    b["SCI", k].header["MEANDARK"], rel=1e-6
+                )
     got, want = fits.getdata(native["sx1"], 1)[0], fits.getdata(calstis["sx1"], 1)[0]
     within = np.abs(got["FLUX"] - want["FLUX"]) <= 0.1 * np.abs(want["ERROR"])
     assert within.mean() >= 0.99

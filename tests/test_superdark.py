@@ -144,7 +144,9 @@ def test_refstis_engine_leaves_inputs_byte_identical(tmp_path, monkeypatch):
     assert digest(INPUTS) == before
 
 
-needs_hstcal = pytest.mark.skipif(shutil.which("cs0.e") is None, reason="hstcal's cs0.e is not on PATH")
+needs_hstcal = pytest.mark.skipif(
+    shutil.which("cs0.e") is None, reason="hstcal's cs0.e is not on PATH"
+)
 
 
 @needs_hstcal
@@ -152,7 +154,9 @@ def test_refstis_engine_agrees_with_the_golden_files(tmp_path):
     """The real refstis + calstis, run by the engine adapter, remakes the golden superdarks."""
     base = engines.make_basedark(INPUTS, tmp_path / "basedark.fits", engine="refstis")
     compare_with_golden(base, GOLDEN / "basedark.fits")
-    week = engines.make_weekdark(WEEK, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis")
+    week = engines.make_weekdark(
+        WEEK, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis"
+    )
     compare_with_golden(week, GOLDEN / "weekdark.fits")
 
 
@@ -169,7 +173,9 @@ def test_refstis_weekdark_of_darks_without_dq_flags(tmp_path):
             hdul["DQ", 1].data = np.zeros(same.shape, np.int16)
         clean.append(dest)
     before = digest(clean)
-    out = engines.make_weekdark(clean, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis")
+    out = engines.make_weekdark(
+        clean, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis"
+    )
     assert digest(clean) == before
     with fits.open(out) as hdul:
         dq = ext_data(hdul["DQ", 1])

@@ -109,7 +109,10 @@ def test_dark_headers_are_stis_like_and_consistent(root, index, truth):
             assert (p["TEXPEND"] - p["TEXPSTRT"]) * 86400 == pytest.approx(1100.0, abs=1e-3)
             assert s["EXPSTART"] == p["TEXPSTRT"] == pytest.approx(float(row["start_mjd"]))
             assert h["ERR", 1].data.min() > 0
-            assert s["LTV2"] == -truth["detector_first_row"] and h["SCI", 1].data.shape == (SIZE, 1024)
+            assert s["LTV2"] == -truth["detector_first_row"] and h["SCI", 1].data.shape == (
+                SIZE,
+                1024,
+            )
             # DQ from the bad-pixel table: bad columns (4), blemishes (1024, 32), known hot pixels (16)
             dq = h["DQ", 1].data
             assert {b for b in (4, 16, 32, 1024) if np.any(dq & b)} == {4, 16, 32, 1024}
@@ -221,7 +224,9 @@ def test_science_headers(root, truth):
         assert raw["SCI", 1].header["LTV1"] == 18
         assert raw["SCI", 1].header["LTV2"] == -truth["detector_first_row"] == -(1024 - SIZE) // 2
         assert raw["SCI", 1].header["EXPNAME"] and raw["ERR", 1].header["PIXVALUE"] == 0
-        assert 1495 < np.median(raw["SCI", 1].data[:, :14]) < 1505  # serial overscan at the bias level
+        assert (
+            1495 < np.median(raw["SCI", 1].data[:, :14]) < 1505
+        )  # serial overscan at the bias level
         hours_before_end = (period["end_mjd"] - p["TEXPSTRT"]) * 24
         assert 1.0 < hours_before_end < 2.0 and p["TEXPEND"] < period["end_mjd"]
         for key in ("DARKFILE", "PFLTFILE", "BIASFILE", "CCDTAB", "CRREJTAB", "BPIXTAB"):
@@ -321,13 +326,20 @@ def test_calstis_makes_the_archive_products(root, tmp_path_factory, size):
         root = generate_archive(tmp_path_factory.mktemp("full") / "a", size=size, n_darks=2, seed=8)
     out = _run_cs0(root, tmp_path_factory.mktemp("cs0"))
     for kind, nimsets in (("crj", 1), ("flt", 2)):
-        with fits.open(root / f"science/{OBS}_{kind}.fits") as mine, fits.open(out / f"{OBS}_{kind}.fits") as ref:
+        with (
+            fits.open(root / f"science/{OBS}_{kind}.fits") as mine,
+            fits.open(out / f"{OBS}_{kind}.fits") as ref,
+        ):
             for k in range(1, nimsets + 1):
                 np.testing.assert_array_equal(ext_data(mine["SCI", k]), ext_data(ref["SCI", k]))
-                np.testing.assert_allclose(ext_data(mine["ERR", k]), ext_data(ref["ERR", k]), rtol=1e-6)
+                np.testing.assert_allclose(
+                    ext_data(mine["ERR", k]), ext_data(ref["ERR", k]), rtol=1e-6
+                )
                 np.testing.assert_array_equal(ext_data(mine["DQ", k]), ext_data(ref["DQ", k]))
                 for key in ("EXPTIME", "OCCDHTAV", "LTV1", "LTV2", "MEANBLEV", "MEANDARK"):
-                    assert mine["SCI", k].header[key] == pytest.approx(ref["SCI", k].header[key], rel=1e-6)
+                    assert mine["SCI", k].header[key] == pytest.approx(
+                        ref["SCI", k].header[key], rel=1e-6
+                    )
 
 
 def test_sx1_is_the_x1d_extraction_of_the_crj(root):

@@ -52,4 +52,6 @@ def test_forced_combinations_run_end_to_end(demo_run, tmp_path, engine, calibrat
     with fits.open(work / f"results/{OBS}/recal/{OBS}_crj.fits") as mine, fits.open(other) as ref:
         assert mine[0].header["DARKFILE"].endswith(f"{OBS}_weekdark.fits")
         if engine == "refstis":  # the same weekdark as the demo run: calibrators agree
-            np.testing.assert_allclose(ext_data(mine["SCI", 1]), ext_data(ref["SCI", 1]), rtol=1e-5, atol=2e-3)
+            np.testing.assert_allclose(
+                ext_data(mine["SCI", 1]), ext_data(ref["SCI", 1]), rtol=1e-5, atol=2e-3
+            )

@@ -46,7 +46,9 @@ def demo_config(workdir: Path, name: str = "test.yaml", **overrides) -> Path:
 
 def without_hstcal() -> dict[str, str]:
     """The environment with hstcal's binaries (``cs0.e``) removed from ``PATH``."""
-    path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if not (Path(d) / "cs0.e").exists()]
+    path = [
+        d for d in os.environ.get("PATH", "").split(os.pathsep) if not (Path(d) / "cs0.e").exists()
+    ]
     return {**os.environ, "PATH": os.pathsep.join(path)}
 
 
@@ -56,7 +58,9 @@ def snakemake(
     """Run ``python -m snakemake ARGS`` in ``workdir`` (``hstcal=False``: hide ``cs0.e``)."""
     cmd = [sys.executable, "-m", "snakemake", *args]
     env = None if hstcal else without_hstcal()
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(
+        cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed with exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}"

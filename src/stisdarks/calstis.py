@@ -55,7 +55,9 @@ def _oref_environment(oref: Path) -> Iterator[None]:
             os.environ["oref"] = before
 
 
-def _scratch_oref(scratch: Path, oref_dir: os.PathLike | None, darkfile: os.PathLike, dark_name: str) -> Path:
+def _scratch_oref(
+    scratch: Path, oref_dir: os.PathLike | None, darkfile: os.PathLike, dark_name: str
+) -> Path:
     """A scratch ``oref``: links to every reference file of ``oref_dir`` plus a copy of the new dark."""
     oref = scratch / "oref"
     oref.mkdir()
@@ -123,7 +125,9 @@ def run_calstis(
         try:
             os.chdir(scratch)
             with _oref_environment(oref):
-                status = calstis(raw_copy.name, wavecal=wav_name, outroot="out/", trailer="calstis.trl")
+                status = calstis(
+                    raw_copy.name, wavecal=wav_name, outroot="out/", trailer="calstis.trl"
+                )
         finally:
             os.chdir(cwd)
         trailer_path = scratch / "calstis.trl"

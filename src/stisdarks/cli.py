@@ -73,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo-archive", parents=[common], help="write the synthetic STIS CCD demo archive"
     )
     demo.add_argument("directory", help="archive directory")
-    demo.add_argument("--size", type=int, default=1024, help="image size in pixels (default 1024)")
+    demo.add_argument(
+        "--size",
+        type=int,
+        default=1024,
+        help="CCD rows: 1024 = full frame, fewer = a subarray (default 1024)",
+    )
     demo.add_argument(
         "--n-darks", type=int, default=56, help="darks in the anneal period (default 56)"
     )
@@ -103,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo-archive":
             from stisdarks.synthetic import generate_archive
 
-            if args.size < 64 or args.size > 1024 or args.n_darks < 4:
-                raise StisDarksError("--size must be 64..1024 and --n-darks at least 4")
+            if args.size < 16 or args.size > 1024 or args.n_darks < 4:
+                raise StisDarksError("--size must be 16..1024 rows and --n-darks at least 4")
             generate_archive(args.directory, size=args.size, n_darks=args.n_darks, seed=args.seed)
             return 0
         from stisdarks import engines

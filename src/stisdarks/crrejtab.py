@@ -23,7 +23,14 @@ from astropy.io import fits
 
 from stisdarks.errors import InputFileError, StisDarksError
 
-__all__ = ["CRParams", "check_overrides", "parse_crsigmas", "resolve_reference", "read_crrejtab", "crparams_for"]
+__all__ = [
+    "CRParams",
+    "check_overrides",
+    "parse_crsigmas",
+    "resolve_reference",
+    "read_crrejtab",
+    "crparams_for",
+]
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,14 @@ from stisdarks.crrejtab import resolve_reference
 from stisdarks.errors import InputFileError
 from stisdarks.fitsio import ext_data
 
-__all__ = ["SIDE2_MJD", "bad_pixel_dq", "dark_scale_factor", "flat_field", "mean_dark", "swap_dark_imset"]
+__all__ = [
+    "SIDE2_MJD",
+    "bad_pixel_dq",
+    "dark_scale_factor",
+    "flat_field",
+    "mean_dark",
+    "swap_dark_imset",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +95,9 @@ def flat_field(
         low = _read_flat("LFLTFILE", name, oref_search)
         expanded = (
             _expand(low[0], shape),
-            np.sqrt(np.maximum(_expand(low[1].astype(np.float32) ** 2, shape), 0)).astype(np.float32),
+            np.sqrt(np.maximum(_expand(low[1].astype(np.float32) ** 2, shape), 0)).astype(
+                np.float32
+            ),
             np.zeros(shape, np.int16),
         )
         flat = expanded if flat is None else _mult2d(flat, expanded)
@@ -112,11 +121,17 @@ def bad_pixel_dq(
     """
     dq = np.zeros(shape, np.int16)
     name = str(primary_header.get("BPIXTAB", "")).strip()
-    if str(primary_header.get("DQICORR", "")).strip() != "COMPLETE" or not name or name.upper() == "N/A":
+    if (
+        str(primary_header.get("DQICORR", "")).strip() != "COMPLETE"
+        or not name
+        or name.upper() == "N/A"
+    ):
         return dq
     path = resolve_reference(name, oref_search)
     if path is None:
-        log.warning("BPIXTAB %s not found: the dark swap cannot tell its flags from the dark's", name)
+        log.warning(
+            "BPIXTAB %s not found: the dark swap cannot tell its flags from the dark's", name
+        )
         return dq
     ltv1, ltv2 = float(sci_header.get("LTV1", 0.0)), float(sci_header.get("LTV2", 0.0))
     ny, nx = shape
@@ -166,7 +181,9 @@ def mean_dark(
     atodgain: float,
 ) -> float:
     """calstis' ``MEANDARK`` of an image set: median of the scaled dark (DN) over DQ = 0."""
-    factor = dark_scale_factor(sci_header.get("OCCDHTAV"), float(sci_header.get("EXPSTART", 0.0)), dark[3])
+    factor = dark_scale_factor(
+        sci_header.get("OCCDHTAV"), float(sci_header.get("EXPSTART", 0.0)), dark[3]
+    )
     k = np.float32(factor * float(sci_header["EXPTIME"]) / atodgain)
     good = dark[2] == 0
     return float(np.median(dark[0][good] * k)) if good.any() else 0.0
@@ -229,7 +246,10 @@ def swap_dark_imset(
     a_old = sci.astype(np.float64) * f64  # the dark-subtracted value before the flat
     a_new = new_sci.astype(np.float64) * f64
     var_a = (err.astype(np.float64) ** 2 - (fe64 * a_old / f64**2) ** 2) * f64**2
-    var_a += -((old_dark[1].astype(np.float64) * k_old) ** 2) + (new_dark[1].astype(np.float64) * k_new) ** 2
+    var_a += (
+        -((old_dark[1].astype(np.float64) * k_old) ** 2)
+        + (new_dark[1].astype(np.float64) * k_new) ** 2
+    )
     var = np.maximum(var_a, 0) / f64**2 + (fe64 * a_new / f64**2) ** 2
     new_err = np.where(good, np.sqrt(var), err).astype(np.float32)
     removable = old_dark[2] & ~new_dark[2] & ~fdq & ~np.asarray(protected_dq, np.int16)

@@ -151,7 +151,10 @@ def make_weekdark(
     with _scratch_copies([*paths, basedark], output) as (scratch, copies):
         base_copy = copies.pop()
         return _run_refstis(
-            lambda files, out: refstis_weekdark(files, out, base_copy), scratch, output, copies,
+            lambda files, out: refstis_weekdark(files, out, base_copy),
+            scratch,
+            output,
+            copies,
             like=paths[0],
         )
 

@@ -345,7 +345,9 @@ def geometry_cards(sci_header: fits.Header) -> dict[str, float]:
     assumes, for any other geometry the keywords are needed to line the dark up with
     the science data.
     """
-    cards = {k: float(sci_header.get(k, 1.0 if k.startswith("LTM") else 0.0)) for k in GEOMETRY_KEYS}
+    cards = {
+        k: float(sci_header.get(k, 1.0 if k.startswith("LTM") else 0.0)) for k in GEOMETRY_KEYS
+    }
     default = cards["LTV1"] == cards["LTV2"] == 0.0 and cards["LTM1_1"] == cards["LTM2_2"] == 1.0
     return {} if default else cards
 

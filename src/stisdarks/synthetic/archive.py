@@ -130,7 +130,13 @@ def generate_archive(
     strongest = np.argsort(hot.rate[old])[-20:]
     bad = reffiles.bad_pixel_table(rng, geometry, (hot.y[old][strongest], hot.x[old][strongest]))
 
-    log.info("synthetic archive: %d darks of %dx%d, %d hot pixels", n_darks, shape[1], shape[0], hot.y.size)
+    log.info(
+        "synthetic archive: %d darks of %dx%d, %d hot pixels",
+        n_darks,
+        shape[1],
+        shape[0],
+        hot.y.size,
+    )
     # --- darks of the period (two per day, like the dark monitor), and distractors
     span = end - start
     starts = (

@@ -205,7 +205,9 @@ def div2d(a, flat):
     safe = np.where(good, f, _F32(1))
     sci = np.where(good, a[0] / safe, a[0]).astype(np.float32)
     a64, f64 = a[0].astype(np.float64), safe.astype(np.float64)
-    err = np.sqrt((a[1].astype(np.float64) / f64) ** 2 + (ferr.astype(np.float64) * a64 / f64**2) ** 2)
+    err = np.sqrt(
+        (a[1].astype(np.float64) / f64) ** 2 + (ferr.astype(np.float64) * a64 / f64**2) ** 2
+    )
     err = np.where(good, err, a[1]).astype(np.float32)
     dq = (a[2] | flat[2] | np.where(good, 0, CALIBDEFECT)).astype(np.int16)
     return sci, err, dq

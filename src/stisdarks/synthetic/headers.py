@@ -41,7 +41,11 @@ def switches(state: str, performed: tuple[str, ...] = PERFORMED) -> dict[str, ob
 def image_set(ver: int, sci, err, dq, cards: dict) -> list[fits.ImageHDU]:
     """SCI, ERR and DQ extensions of one image set, each with ``cards``."""
     out = []
-    for name, data, dtype in (("SCI", sci, np.float32), ("ERR", err, np.float32), ("DQ", dq, np.int16)):
+    for name, data, dtype in (
+        ("SCI", sci, np.float32),
+        ("ERR", err, np.float32),
+        ("DQ", dq, np.int16),
+    ):
         hdu = fits.ImageHDU(np.asarray(data, dtype=dtype), name=name, ver=ver)
         for key, value in cards.items():
             hdu.header[key] = value

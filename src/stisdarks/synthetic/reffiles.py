@@ -112,9 +112,7 @@ def write_ccdtab(oref: Path) -> Path:
             fits.Column("DESCRIP", "9A", array=["synthetic"] * n),
         ]
     )
-    primary = fits.Header(
-        {"FILETYPE": "CCD PARAMETERS", "INSTRUME": "STIS", "DETECTOR": "CCD"}
-    )
+    primary = fits.Header({"FILETYPE": "CCD PARAMETERS", "INSTRUME": "STIS", "DETECTOR": "CCD"})
     return write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), ccd]), oref / CCDTAB)
 
 
@@ -177,18 +175,18 @@ def write_bpixtab(oref: Path, bad: BadPixels) -> Path:
             "DESCRIP": "synthetic bad pixels for the stisdarks demo",
         }
     )
-    return write_hdul_atomic(
-        fits.HDUList([fits.PrimaryHDU(header=primary), table]), oref / BPIXTAB
-    )
+    return write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), table]), oref / BPIXTAB)
 
 
-def write_reference_image(
-    path: Path, geometry: Geometry, sci, err, dq, **cards
-) -> fits.Header:
+def write_reference_image(path: Path, geometry: Geometry, sci, err, dq, **cards) -> fits.Header:
     """A one-image-set reference file (primary + SCI/ERR/DQ) of the archive's geometry."""
     primary = primary_header(CCDAMP="ANY", CCDGAIN=-1, CCDOFFST=-1, NEXTEND=3, **cards)
     hdus = [fits.PrimaryHDU(header=primary)]
-    for name, data, dtype in (("SCI", sci, np.float32), ("ERR", err, np.float32), ("DQ", dq, np.int16)):
+    for name, data, dtype in (
+        ("SCI", sci, np.float32),
+        ("ERR", err, np.float32),
+        ("DQ", dq, np.int16),
+    ):
         hdu = fits.ImageHDU(np.asarray(data, dtype=dtype), name=name, ver=1)
         for key, value in geometry.image_cards().items():
             hdu.header[key] = value

@@ -143,7 +143,11 @@ def write_science(
         s = fits.ImageHDU(raw, name="SCI", ver=k)
         for key, value in cards.items():
             s.header[key] = value
-        hdus += [s, empty_extension("ERR", k, raw.shape, cards), empty_extension("DQ", k, raw.shape, cards)]
+        hdus += [
+            s,
+            empty_extension("ERR", k, raw.shape, cards),
+            empty_extension("DQ", k, raw.shape, cards),
+        ]
     path = directory / f"{obs_id}_raw.fits"
     write_hdul_atomic(fits.HDUList(hdus), path)
     add(path, obs_id, "raw", common["TARGNAME"], texpstrt, t_total)
@@ -167,15 +171,23 @@ def write_science(
     )
     crj_cards = {**raw_sets[0][1], **image, "EXPTIME": t_total, "EXPEND": texpend, "OCCDHTAV": t_crj,
                  "NCOMBINE": 2, "MEANBLEV": float(meanblev[0]), "MEANDARK": meandark}  # fmt: skip
-    primary = primary_header(FILENAME=f"{obs_id}_crj.fits", **common, **done, **params.header_cards())
+    primary = primary_header(
+        FILENAME=f"{obs_id}_crj.fits", **common, **done, **params.header_cards()
+    )
     path = directory / f"{obs_id}_crj.fits"
     write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary),
                                     *image_set(1, crj_sci, crj_err, crj_dq, crj_cards)]), path)  # fmt: skip
     add(path, obs_id, "crj", common["TARGNAME"], texpstrt, t_total)
 
     # _flt (EXPSCORR): each _blv_tmp image set with its CR flags, dark- and flat-corrected
-    hdus = [fits.PrimaryHDU(header=primary_header(FILENAME=f"{obs_id}_flt.fits", **common, **done, NEXTEND=6))]
-    for k, (imset, (_, cards), temp, t0) in enumerate(zip(blv, raw_sets, temps, starts, strict=True)):
+    hdus = [
+        fits.PrimaryHDU(
+            header=primary_header(FILENAME=f"{obs_id}_flt.fits", **common, **done, NEXTEND=6)
+        )
+    ]
+    for k, (imset, (_, cards), temp, t0) in enumerate(
+        zip(blv, raw_sets, temps, starts, strict=True)
+    ):
         cr = np.where(crj.masks[k], np.int16(8192), np.int16(0)) if params.crmask else np.int16(0)
         flagged = (imset[0], imset[1], ((imset[2] & ~np.int16(8192)) | cr).astype(np.int16))
         (sci, err, dq), meandark_k = _calstis1(flagged, refs, SCI_EXPTIME, temp, t0)
@@ -197,7 +209,9 @@ def write_science(
     wav_common = {**common, "TARGNAME": "WAVELINE", "TEXPTIME": 1.0, "TEXPSTRT": t_wav,
                   "TEXPEND": t_wav + 1 / 86400, "CRSPLIT": 1, "NEXTEND": 3, "SCLAMP": "HITM1"}  # fmt: skip
     wav_common.pop("WAVECAL")
-    primary = primary_header(FILENAME=f"{obs_id}_wav.fits", **wav_common, **switches("PERFORM", spectrum.PERFORMED))
+    primary = primary_header(
+        FILENAME=f"{obs_id}_wav.fits", **wav_common, **switches("PERFORM", spectrum.PERFORMED)
+    )
     wav_cards = {"EXPNAME": f"{obs_id[:8]}w", "EXPTIME": 1.0, "EXPSTART": t_wav, "EXPEND": t_wav + 1 / 86400,
                  "OCCDHTAV": temps[-1], **geometry.image_cards(raw=True), "BUNIT": "COUNTS",
                  "SDQFLAGS": SDQFLAGS}  # fmt: skip

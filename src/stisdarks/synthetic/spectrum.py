@@ -134,7 +134,9 @@ def write_sx1(
     return write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), table]), path)
 
 
-def lamp_raw(rng: np.random.Generator, geometry: Geometry, bias: float, noise_dn: float) -> np.ndarray:
+def lamp_raw(
+    rng: np.random.Generator, geometry: Geometry, bias: float, noise_dn: float
+) -> np.ndarray:
     """A raw wavecal (uint16, overscan included): emission lines along the slit."""
     ny_raw, nx_raw = geometry.raw_shape
     lamp = np.zeros((ny_raw, nx_raw))

@@ -1,14 +1,21 @@
-"""Crash safety: SIGKILL the whole workflow mid-stage, recover as the README says, compare.
+"""Crash safety: SIGKILL the whole workflow mid-write at every stage, recover, compare.
 
-Each case starts the small demo in a fresh copy, waits until a given stage is running
-(its log file appears), kills Snakemake and every job with SIGKILL, then runs the
-README's recovery commands (``--unlock``, then the same ``snakemake`` command). The
-final FITS data must equal those of an uninterrupted run, and the workflow's own files
-must be untouched.
+One copy of the small demo is killed again and again, each time at a later stage, at a
+moment when a temporary output certainly exists: the atomic writer's test hook
+(``STISDARKS_TEST_PAUSE_BEFORE_RENAME``, see :mod:`stisdarks.atomic`) holds every write
+to the stage's outputs before its rename, the test waits until such a temporary appears
+and kills Snakemake and every job with SIGKILL. After each kill it runs the README's
+recovery commands (``--unlock``, then the same ``snakemake`` command), that run being
+killed in turn at the next stage; the last one runs to the end without the hook.
+
+Nothing depends on timing: a held write cannot finish before the kill. The final FITS
+data must equal those of an uninterrupted run, no temporary may survive, and the
+workflow's own files must be untouched.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import signal
@@ -21,6 +28,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from stisdarks.atomic import PAUSE_HOOK
+
 from workflow_helpers import WORKFLOW_PARTS, copy_workflow, demo_config, snakemake
 
 pytestmark = pytest.mark.slow
@@ -30,6 +39,18 @@ FINAL_FITS = [
     "results/{obs}/weekdark.fits",
     *(f"results/{{obs}}/recal/{{obs}}_{k}.fits" for k in ("flt", "crj", "sx1")),
 ]
+
+#: In workflow order: (stage, the writes held before their rename — a glob relative to
+#: the working directory —, the temporaries of those writes, and only of those).
+KILL_POINTS = [
+    ("demo archive", "resources/demo_archive/darks/*", "resources/demo_archive/darks/.tmp-*"),
+    ("reference cache", "resources/crds/references/hst/oref/*", "resources/crds/references/hst/oref/.tmp-*"),
+    ("dark download", "resources/archive/darks/*", "resources/archive/darks/.tmp-*"),
+    ("basedark", "results/periods/*/basedark.fits", "results/periods/*/.tmp-basedark-*"),
+    ("week list", "results/*/week.csv", "results/*/.tmp-week-*"),
+    ("recalibration", "results/*/recal/*", "results/*/recal/.tmp-*"),
+    ("plotting", "results/*/figures/*", "results/*/figures/.tmp-*"),
+]  # fmt: skip
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -42,28 +63,34 @@ def tree_digest(root: Path) -> dict[str, str]:
     return out
 
 
-def kill_when(workdir: Path, pattern: str, timeout: float = 300) -> bool:
-    """Start the workflow and SIGKILL its whole process group once ``pattern`` (a glob) exists."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--configfile", "test.yaml", "--cores", "2"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if list(workdir.glob(pattern)):
+def run_until_killed(
+    workdir: Path, held: str, temporaries: str, log: Path, timeout: float = 300
+) -> list[Path]:
+    """Run the workflow holding the writes ``held``; SIGKILL its process group once one is under way.
+
+    Returns the temporaries ``temporaries`` (globs relative to ``workdir``) left by the kill.
+    """
+    env = dict(os.environ, **{PAUSE_HOOK: f"{glob.escape(str(workdir.resolve()))}/{held}"})
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "snakemake", "--configfile", "test.yaml", "--cores", "2"],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                if list(workdir.glob(temporaries)):
+                    break
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return True
-            time.sleep(0.05)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    return False
+    return sorted(workdir.glob(temporaries))
 
 
 def fits_data(path: Path) -> list[np.ndarray | None]:
@@ -71,35 +98,38 @@ def fits_data(path: Path) -> list[np.ndarray | None]:
         return [None if h.data is None else np.array(h.data) for h in hdul]
 
 
-@pytest.fixture(scope="module")
-def reference(demo_run) -> Path:
-    return demo_run
+def assert_same_fits(got: Path, want: Path, rel: str) -> None:
+    a_units, b_units = fits_data(got), fits_data(want)
+    assert len(a_units) == len(b_units), rel
+    for a, b in zip(a_units, b_units, strict=True):
+        if b is None:
+            assert a is None
+        elif b.dtype.names:  # binary table
+            for name in b.dtype.names:
+                np.testing.assert_array_equal(a[name], b[name], err_msg=f"{rel}:{name}")
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=rel)
 
 
-@pytest.mark.parametrize(
-    "stage",
-    ["logs/darks/*.log", "logs/periods/*/basedark.log", "logs/*/figure_*.log"],
-    ids=["download", "basedark", "plotting"],
-)
-def test_sigkill_then_rerun_gives_identical_results(reference, tmp_path, stage):
+def test_sigkill_at_every_stage_then_rerun_gives_identical_results(demo_run, tmp_path):
     workdir = copy_workflow(tmp_path / "w")
     demo_config(workdir)
     before = tree_digest(workdir)
-    assert kill_when(workdir, stage), f"the workflow finished before reaching {stage}"
-    # README, "When a run is killed": unlock, then the same command again.
+    left_behind: list[Path] = []
+    for i, (stage, held, temporaries) in enumerate(KILL_POINTS):
+        if i:  # README, "When a run is killed": unlock, then the same command again
+            snakemake(workdir, "--unlock", "--configfile", "test.yaml")
+        log = tmp_path / f"run{i}.log"
+        left = run_until_killed(workdir, held, temporaries, log)
+        assert left, f"no {stage} temporary when killed; log:\n{log.read_text()[-4000:]}"
+        left_behind += left
     snakemake(workdir, "--unlock", "--configfile", "test.yaml")
     snakemake(workdir, "--configfile", "test.yaml", "--cores", "2")
+
+    survivors = [str(p.relative_to(workdir)) for p in left_behind if p.exists()]
+    assert not survivors, f"temporaries survived the recovery: {survivors}"
+    assert not list(workdir.rglob(".tmp-*")), "a temporary file survived the recovery"
     for pattern in FINAL_FITS:
         rel = pattern.format(obs=OBS)
-        got, want = fits_data(workdir / rel), fits_data(reference / rel)
-        assert len(got) == len(want), rel
-        for a, b in zip(got, want, strict=True):
-            if b is None:
-                assert a is None
-            elif b.dtype.names:  # binary table
-                for name in b.dtype.names:
-                    np.testing.assert_array_equal(a[name], b[name], err_msg=f"{rel}:{name}")
-            else:
-                np.testing.assert_array_equal(a, b, err_msg=rel)
+        assert_same_fits(workdir / rel, demo_run / rel, rel)
     assert tree_digest(workdir) == before, "a file outside results/ and resources/ changed"
-    assert not list(workdir.rglob(".tmp-*")), "a temporary file survived the recovery"

@@ -1,16 +1,18 @@
-"""Small FITS helpers shared by every module: atomic writes, constant arrays, checks."""
+"""Small FITS helpers shared by every module: atomic writes, constant arrays, checks.
+
+:func:`atomic_path` lives in :mod:`stisdarks.atomic` (with the removal of what a killed
+run leaves) and is re-exported here.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
+from stisdarks.atomic import atomic_path
 from stisdarks.errors import InputFileError
 
 __all__ = [
@@ -19,39 +21,6 @@ __all__ = [
     "ext_data",
     "verify_fits",
 ]
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
-
-    The temporary file lives in the same directory (so the rename is atomic) and is
-    removed if the block raises. A killed process leaves at most a ``.tmp-*`` file,
-    never a file that looks finished.
-
-    Parameters
-    ----------
-    path : path-like
-        Final destination.
-    suffix : str, optional
-        Suffix of the temporary name (default: the destination's own suffix, so that
-        tools that look at extensions, e.g. ``.fits``, still recognise it).
-    """
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".tmp-{dest.stem}-",
-        suffix=suffix if suffix is not None else dest.suffix,
-        dir=dest.parent,
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, dest)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 def write_hdul_atomic(hdul: fits.HDUList, path: str | os.PathLike) -> Path:

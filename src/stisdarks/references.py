@@ -22,8 +22,9 @@ from pathlib import Path
 
 from astropy.io import fits
 
+from stisdarks.atomic import shared_atomic_path
 from stisdarks.errors import StisDarksError
-from stisdarks.fitsio import atomic_path, verify_fits
+from stisdarks.fitsio import verify_fits
 
 __all__ = ["REFERENCE_KEYWORDS", "oref_dir", "sync_references", "fetch_reference", "apply_bestrefs"]
 
@@ -82,7 +83,8 @@ def _copy_from_archive(names: dict[str, str], archive_oref: Path, dest: Path) ->
             )
         target = dest / base
         if not target.is_file():
-            with atomic_path(target) as tmp:
+            # the cache is shared by concurrent jobs: a locked write (see stisdarks.atomic)
+            with shared_atomic_path(target) as tmp:
                 shutil.copyfile(src, tmp)
         out[key] = target
     return out

@@ -2,21 +2,24 @@
 
 Each script in ``scripts/`` is a thin adapter: it unpacks the ``snakemake`` object and
 hands one stage function to :func:`run_stage`, which routes log records to the rule's
-``log:`` file (and stderr), and turns a :class:`~stisdarks.errors.StisDarksError` into
-one clear line and a non-zero exit instead of a traceback.
+``log:`` file (and stderr), removes what an earlier, killed attempt of the job left
+beside its outputs (:func:`stisdarks.atomic.remove_temporaries_of`), and turns a
+:class:`~stisdarks.errors.StisDarksError` into one clear line and a non-zero exit
+instead of a traceback.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from stisdarks.atomic import remove_temporaries_of
 from stisdarks.errors import StisDarksError
 
-__all__ = ["configure_logging", "run_stage"]
+__all__ = ["configure_logging", "clear_leftovers", "run_stage"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -40,8 +43,21 @@ def configure_logging(log_file: str | Path | None = None, level: int = logging.I
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def clear_leftovers(outputs: Iterable[str | Path]) -> None:
+    """Remove the temporaries a killed earlier attempt of this job left for ``outputs``.
+
+    Safe while other jobs write into the same directories: Snakemake gives each output
+    exactly one producing job, so only this job writes (or wrote) these temporaries.
+    """
+    for output in outputs:
+        remove_temporaries_of(output)
+
+
 def run_stage(snakemake: Any, stage: Callable[..., Any], **kwargs: Any) -> Any:
     """Run ``stage(**kwargs)`` inside a Snakemake job.
+
+    Before the stage starts, the temporaries that an interrupted earlier attempt of
+    the job left beside its outputs are removed (:func:`clear_leftovers`).
 
     Parameters
     ----------
@@ -55,6 +71,7 @@ def run_stage(snakemake: Any, stage: Callable[..., Any], **kwargs: Any) -> Any:
     log_file = snakemake.log[0] if len(snakemake.log) else None
     configure_logging(log_file)
     log = logging.getLogger(f"stisdarks.rule.{snakemake.rule}")
+    clear_leftovers(getattr(snakemake, "output", ()))
     try:
         return stage(**kwargs)
     except StisDarksError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from stisdarks.archive import SCIENCE_KINDS, AnnealPeriod, Product, open_archive
 from stisdarks.archive.base import Archive
+from stisdarks.atomic import remove_temporaries_in
 from stisdarks.errors import ArchiveError, ConfigError, StisDarksError
 from stisdarks.fitsio import verify_fits
 from stisdarks.science import check_obs_id, read_json, science_facts, write_json
@@ -83,9 +84,14 @@ def target_settings(config: dict[str, Any], obs_id: str) -> dict[str, Any]:
 
 
 def demo_archive(root: os.PathLike, size: int, n_darks: int, seed: int) -> Path:
-    """Generate the synthetic demo archive in ``root`` (skipped if already complete)."""
+    """Generate the synthetic demo archive in ``root`` (skipped if already complete).
+
+    ``root`` belongs to this stage alone: the temporaries an interrupted generation left
+    anywhere in it are removed first.
+    """
     from stisdarks.synthetic import generate_archive
 
+    remove_temporaries_in(root, recursive=True)
     log.info(
         "generating synthetic STIS CCD archive in %s (%dx%d, %d darks, seed %d)",
         root,

@@ -38,16 +38,23 @@ def resolve_engine(engine: str = "auto") -> str:
 
 @contextlib.contextmanager
 def _scratch_copies(inputs: Sequence[os.PathLike], output: os.PathLike):
-    """Copies of ``inputs`` in a scratch directory beside ``output`` (removed afterwards)."""
+    """Copies of ``inputs`` in a scratch directory beside ``output`` (removed afterwards).
+
+    Yields the directory and the copies' names relative to it: refstis derives file names
+    with ``str.replace(".fits", ...)``, so it is given names, not paths, and runs inside
+    the directory.
+    """
     outdir = Path(output).resolve().parent
     outdir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".refstis-", dir=outdir))
+    # named like a temporary of the output, so a killed job's scratch is removed when it reruns
+    out = Path(output)
+    scratch = Path(tempfile.mkdtemp(prefix=f".tmp-{out.stem}-", suffix=out.suffix, dir=outdir))
     try:
         copies = []
         for path in map(Path, inputs):
             dest = scratch / path.name
             shutil.copyfile(path, dest)
-            copies.append(str(dest))
+            copies.append(dest.name)
         yield scratch, copies
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -95,7 +102,7 @@ def _run_refstis(func, scratch: Path, output: os.PathLike, *args, like: os.PathL
     try:
         os.chdir(scratch)  # calstis writes trailers and temporary files in the working directory
         with contextlib.redirect_stdout(buffer), _refstis_workarounds():
-            func(*args, str(result))
+            func(*args, result.name)
     finally:
         os.chdir(cwd)
         for line in buffer.getvalue().splitlines():
@@ -178,7 +185,7 @@ def crreject(
         options = {k: (",".join(f"{x:g}" for x in v) if k == "crsigmas" and not isinstance(v, str) else v)
                    for k, v in _clean(overrides).items()}  # fmt: skip
         # ocrreject takes one comma-separated string of inputs (a list is .split() and fails)
-        status = ocrreject(",".join(copies), str(result), **options)
+        status = ocrreject(",".join(str(scratch / c) for c in copies), str(result), **options)
         if status != 0 or not result.is_file():
             raise StisDarksError(
                 f"calstis ocrreject failed (status {status}); see its messages above"

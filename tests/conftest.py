@@ -11,7 +11,7 @@ from workflow_helpers import copy_workflow, demo_config, snakemake
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
-    """A workflow copy on which the small demo (a 128-row subarray, 24 darks) has run to completion.
+    """A workflow copy on which the small demo (a 128-row subarray, 16 darks) has run to completion.
 
     Tests must not modify it: copy it first (``shutil.copytree``) to change anything.
     """

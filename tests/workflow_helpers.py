@@ -14,8 +14,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "config", "report", "envs", "profiles")
 
-#: a small demo: a 128-row subarray, 24 darks — the same code paths as the full-frame demo
-SMALL_DEMO = {"size": 128, "n_darks": 24, "seed": 7}
+#: a small demo: a 128-row subarray, 16 darks — the same code paths as the full-frame demo
+SMALL_DEMO = {"size": 128, "n_darks": 16, "seed": 7}
 
 
 def copy_workflow(dest: Path) -> Path:

@@ -5,8 +5,12 @@ the ``columnsconfig`` POST (astroquery's own recorded ``columnsconfig.json``), t
 ``/api/v0/invoke`` POST for ``Mast.Caom.Filtered`` and ``Mast.Caom.Products`` (JSON with
 ``status``, ``msg``, ``data``, ``fields`` and ``paging``, the field lists taken from
 astroquery's recorded ``caom.json`` / ``products.json``), and ``Download/file`` GETs of
-FITS files from a synthetic archive. Faults can be scheduled per file: ``"500"`` (HTTP
-500), ``"truncate"`` (half the bytes), ``"drop"`` (the connection closes mid-body).
+FITS files from a synthetic archive. Faults can be scheduled per file name, or for the
+queries under the keys ``"invoke"`` and ``"columnsconfig"``, one per request:
+``"<status>"`` or ``"<status>:<retry-after>"`` (that HTTP status, with a ``Retry-After``
+header), ``"stall"`` (the connection is accepted and never answered), and for files
+``"truncate"`` (half the bytes) and ``"drop"`` (the connection closes mid-body). Every
+request is counted (``requests``: the paths; ``downloads``: per file).
 Only 127.0.0.1 is used; the server stops with the fixture.
 """
 
@@ -40,6 +44,12 @@ class MastState:
         self.downloads: Counter = Counter()
         self.requests: list[str] = []
         self.lock = threading.Lock()
+        self.release = threading.Event()  # set when the server stops: stalled requests end
+
+    def next_fault(self, key: str) -> str | None:
+        """Pop the next fault scheduled for ``key`` (a file name, ``invoke`` or ``columnsconfig``)."""
+        with self.lock:
+            return self.faults[key].pop(0) if self.faults[key] else None
 
     def add_archive(self, root: Path) -> None:
         """Publish a synthetic archive (its ``index.csv``) as MAST observations and products."""
@@ -107,11 +117,33 @@ def make_handler(state: MastState):
             self.end_headers()
             self.wfile.write(body)
 
+        def _fault(self, fault: str | None) -> bool:
+            """Answer with a scheduled HTTP-status or stall fault; False if there is none."""
+            if fault == "stall":
+                state.release.wait(60)  # accepted, never answered
+                self.close_connection = True
+                return True
+            if fault and fault.split(":")[0].isdigit():
+                status, _, after = fault.partition(":")
+                body = b"scheduled fault"
+                self.send_response(int(status))
+                if after:
+                    self.send_header("Retry-After", after)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return True
+            return False
+
         def do_POST(self):
             length = int(self.headers.get("Content-Length", 0))
             body = self.rfile.read(length).decode()
             with state.lock:
                 state.requests.append(self.path)
+            key = self.path.rsplit("/", 1)[-1]
+            if key in ("columnsconfig", "invoke") and self._fault(state.next_fault(key)):
+                return None
             if self.path.endswith("/columnsconfig"):
                 return self._send(200, COLUMNS_CONFIG)
             if self.path.endswith("/api/v0/invoke"):
@@ -150,12 +182,12 @@ def make_handler(state: MastState):
             if path is None:
                 return self._send(404, b"no such product", "text/plain")
             name = Path(uri).name
+            fault = state.next_fault(name)
             with state.lock:
-                fault = state.faults[name].pop(0) if state.faults[name] else None
                 state.downloads[name] += 1
             data = path.read_bytes()
-            if fault == "500":
-                return self._send(500, b"Internal Server Error", "text/plain")
+            if self._fault(fault):
+                return None
             if fault == "truncate":
                 return self._send(200, data[: len(data) // 2], "application/octet-stream")
             if fault == "drop":
@@ -187,12 +219,13 @@ class MastServer:
         self.state = state
         self.httpd = _QuietServer(("127.0.0.1", 0), make_handler(state))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> MastServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.state.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()

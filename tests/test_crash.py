@@ -44,7 +44,7 @@ FINAL_FITS = [
 #: the working directory —, the temporaries of those writes, and only of those).
 KILL_POINTS = [
     ("demo archive", "resources/demo_archive/darks/*", "resources/demo_archive/darks/.tmp-*"),
-    ("reference cache", "resources/crds/references/hst/oref/*", "resources/crds/references/hst/oref/.tmp-*"),
+    ("reference cache", "resources/crds/references/hst/stis/*", "resources/crds/references/hst/stis/.tmp-*"),
     ("dark download", "resources/archive/darks/*", "resources/archive/darks/.tmp-*"),
     ("basedark", "results/periods/*/basedark.fits", "results/periods/*/.tmp-basedark-*"),
     ("week list", "results/*/week.csv", "results/*/.tmp-week-*"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 
@@ -99,10 +100,84 @@ def test_persistent_failure_is_one_line_and_keeps_valid_files(server, tmp_path):
     before = good.read_bytes()
     bad = obs.products["raw"]
     server.state.faults[bad.filename] = ["500", "500"]
-    with pytest.raises(ArchiveError, match="could not download .* after 2 attempts") as err:
+    with pytest.raises(
+        ArchiveError, match="download of .*_raw.fits failed after 2 attempts"
+    ) as err:
         archive.download(bad, tmp_path / bad.filename)
     assert "\n" not in str(err.value)
     assert not (tmp_path / bad.filename).exists() and good.read_bytes() == before
+
+
+def test_a_stalled_query_fails_within_the_timeout(server):
+    server.state.faults["invoke"] = ["stall"]
+    archive = mast(server, timeout=1.0, retries=1)
+    start = time.monotonic()
+    with pytest.raises(
+        ArchiveError,
+        match=r"MAST query failed after 1 attempt \(no answer within archive.timeout = 1 s\)",
+    ) as err:
+        archive.find_science(OBS)
+    assert time.monotonic() - start < 3.0, "the timeout did not bound the query"
+    assert "\n" not in str(err.value)
+
+
+def test_a_stalled_download_times_out_and_is_retried(server, tmp_path):
+    archive = mast(server, timeout=1.0, retries=2)
+    product = archive.find_science(OBS).products["flt"]
+    server.state.faults[product.filename] = ["stall"]
+    start = time.monotonic()
+    path = archive.download(product, tmp_path / product.filename)
+    assert 1.0 <= time.monotonic() - start < 3.0
+    assert server.state.downloads[product.filename] == 2 and path.stat().st_size == product.size
+
+
+@pytest.mark.parametrize("status", ["404", "403", "401"])
+def test_permanent_http_errors_are_not_retried(server, tmp_path, status):
+    archive = mast(server, retries=4)
+    product = archive.find_science(OBS).products["raw"]
+    server.state.faults[product.filename] = [status]
+    with pytest.raises(
+        ArchiveError, match=f"download of {product.filename} failed \\(HTTP {status} from "
+    ) as err:
+        archive.download(product, tmp_path / product.filename)
+    assert "\n" not in str(err.value) and "archive.server" in str(err.value)
+    assert server.state.downloads[product.filename] == 1, "a permanent error was retried"
+    assert not (tmp_path / product.filename).exists() and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_query_answered_404_is_tried_once(server):
+    archive = mast(server, retries=4)
+    server.state.faults["invoke"] = ["404"]
+    with pytest.raises(
+        ArchiveError, match="MAST query failed \\(HTTP 404 from .*check archive.server"
+    ) as err:
+        archive.find_science(OBS)
+    assert "\n" not in str(err.value)
+    assert sum(p.endswith("/api/v0/invoke") for p in server.state.requests) == 1
+
+
+def test_retry_after_is_honoured_on_503_and_429(server, tmp_path):
+    archive = mast(
+        server, retries=2
+    )  # back-off 0.01 s: any longer wait is the server's Retry-After
+    product = archive.find_science(OBS).products["wav"]
+    server.state.faults[product.filename] = ["503:1"]
+    start = time.monotonic()
+    archive.download(product, tmp_path / product.filename)
+    assert time.monotonic() - start >= 1.0 and server.state.downloads[product.filename] == 2
+    server.state.faults["invoke"] = ["429:1"]
+    start = time.monotonic()
+    assert mast(server, retries=2).find_science(OBS).obs_id == OBS
+    assert time.monotonic() - start >= 1.0
+
+
+def test_retry_after_is_capped(server, tmp_path):
+    archive = mast(server, retries=2, max_retry_after=0.1)
+    product = archive.find_science(OBS).products["sx1"]
+    server.state.faults[product.filename] = ["503:3600"]
+    start = time.monotonic()
+    archive.download(product, tmp_path / product.filename)
+    assert time.monotonic() - start < 2.0 and server.state.downloads[product.filename] == 2
 
 
 def test_a_corrupt_file_on_disk_is_fetched_again(server, tmp_path):
@@ -130,11 +205,38 @@ def test_period_without_darks_gives_the_selection_error(server, tmp_path):
     assert not (tmp_path / "darks.csv").exists()
 
 
-def test_anneal_periods_from_the_anneal_monitor(server):
-    for k, t in enumerate((59311.1, 59311.2, 59339.6, 59339.7, 59367.5)):
-        server.state.add_observation(obs_id=f"oanl{k:05d}", obsid=f"40000000{k}", instrument_name="STIS/CCD",
-                                     target_name="BIAS", t_min=t, t_max=t + 0.01, t_exptime=0.0,
-                                     obs_title="CCD Hot Pixel Annealing")  # fmt: skip
-    periods = mast(server).anneal_periods()
-    assert [(p.start_mjd, p.end_mjd) for p in periods] == [(59311.1, 59339.6), (59339.6, 59367.5)]
+def test_anneal_periods_from_the_anneal_programme(server, archive_dir):
+    """Anneal-programme exposures on both sides of each anneal, through astroquery and the server."""
+    from test_periods import ANNEAL_A, ANNEAL_B, ANNEAL_C
+
+    dark_file = next((archive_dir / "darks").glob("odark*_flt.fits"))
+    for k, (t0, t1) in enumerate(ANNEAL_A + ANNEAL_B + ANNEAL_C):
+        obs_id, obsid = f"oanl{k:02d}010", f"40000000{k:02d}"
+        target, exptime = ("DARK", 1100.0) if k % 2 else ("BIAS", 0.0)
+        server.state.add_observation(obs_id=obs_id, obsid=obsid, instrument_name="STIS/CCD", target_name=target,
+                                     t_min=t0, t_max=t1, t_exptime=exptime, proposal_id="16235",
+                                     obs_title="STIS CCD Hot Pixel Annealing")  # fmt: skip
+        server.state.add_product(obsid, obs_id, f"{obs_id}_flt.fits", dark_file)
+    for k, t0 in enumerate(
+        (60010.0, 60028.12)
+    ):  # dark-monitor darks, the second just before anneal B
+        obs_id, obsid = f"omon{k:02d}010", f"50000000{k:02d}"
+        server.state.add_observation(obs_id=obs_id, obsid=obsid, instrument_name="STIS/CCD", target_name="DARK",
+                                     t_min=t0, t_max=t0 + 0.013, t_exptime=1100.0, proposal_id="16402",
+                                     obs_title="CCD Dark Monitor-Part 1")  # fmt: skip
+        server.state.add_product(obsid, obs_id, f"{obs_id}_flt.fits", dark_file)
+    archive = mast(server)
+    periods = archive.anneal_periods()
+    assert [(p.start_mjd, p.end_mjd) for p in periods] == [
+        (60000.55, 60028.15),
+        (60028.60, 60056.21),
+    ]
     assert periods[0].source.startswith("archive:mast")
+    period = find_period(
+        60028.125, archive=archive
+    )  # just before anneal B: the period anneal B ends
+    assert (period.start_mjd, period.end_mjd) == (60000.55, 60028.15)
+    darks = archive.list_darks(period.start_mjd, period.end_mjd)
+    assert [d.rootname for d in darks] == ["omon00010", "omon01010"], (
+        "anneal-programme darks are components"
+    )

@@ -77,3 +77,72 @@ def test_bad_table_is_one_line(tmp_path):
 def test_json_record():
     data = period_to_json(find_period(OBS))
     assert data["start"] == "2021-04-07 02:35:41" and data["source"].startswith("table:")
+
+
+# Anneal-programme exposures (start, end) on both sides of three anneals, shuffled: pre-anneal
+# biases/darks over two orbits, the anneal (hours of warm CCD), post-anneal biases/darks.
+ANNEAL_A = [(60000.00, 60000.01), (60000.02, 60000.03), (60000.07, 60000.08),  # pre
+            (60000.55, 60000.56), (60000.60, 60000.61)]  # post  # fmt: skip
+ANNEAL_B = [(60028.10, 60028.11), (60028.14, 60028.15), (60028.60, 60028.61), (60028.65, 60028.66)]
+ANNEAL_C = [(60056.20, 60056.21), (60056.70, 60056.71)]
+
+
+def test_periods_start_after_the_anneal_and_end_at_the_next_one():
+    from stisdarks.periods import periods_from_anneal_exposures
+
+    rows = ANNEAL_C + ANNEAL_A[::-1] + ANNEAL_B
+    periods = periods_from_anneal_exposures(rows, "archive:test")
+    assert [(p.start_mjd, p.end_mjd) for p in periods] == [
+        (60000.55, 60028.15),
+        (60028.60, 60056.21),
+    ]
+    first, second = periods
+    assert not first.contains(60000.05), (
+        "a pre-anneal exposure of anneal A starts the period it ends"
+    )
+    assert first.contains(60028.12) and first.contains(60028.14), (
+        "just before anneal B: still un-annealed"
+    )
+    assert not first.contains(60028.3) and not second.contains(60028.3), (
+        "the anneal itself is in a period"
+    )
+    assert second.contains(60028.60) and second.source == "archive:test"
+
+
+def test_an_anneal_seen_from_one_side_leaves_its_span_out(caplog):
+    from stisdarks.periods import periods_from_anneal_exposures
+
+    post_only = [(60028.60, 60028.61), (60028.65, 60028.66)]  # no pause: where was the anneal?
+    periods = periods_from_anneal_exposures(ANNEAL_A + post_only + ANNEAL_C, "archive:test")
+    assert [(p.start_mjd, p.end_mjd) for p in periods] == [
+        (60000.55, 60028.60),
+        (60028.66, 60056.21),
+    ]
+    assert "show no anneal" in caplog.text
+    assert (
+        periods_from_anneal_exposures([], "x") == []
+        and periods_from_anneal_exposures(ANNEAL_A, "x") == []
+    )
+
+
+def test_find_period_uses_the_anneal_not_the_pre_anneal_exposures():
+    from stisdarks.periods import periods_from_anneal_exposures
+
+    class Archive:
+        def anneal_periods(self):
+            return periods_from_anneal_exposures(ANNEAL_A + ANNEAL_B + ANNEAL_C, "archive:test")
+
+    just_before_b = 60028.13  # between anneal B's pre-anneal exposures
+    assert find_period(just_before_b, archive=Archive()).start_mjd == 60000.55
+    assert find_period(60028.70, archive=Archive()).start_mjd == 60028.60
+    with pytest.raises(StisDarksError, match="no known anneal period contains"):
+        find_period(60028.3, archive=Archive())  # during the anneal
+
+
+def test_anneal_programme_titles():
+    from stisdarks.periods import is_anneal_programme
+
+    assert is_anneal_programme("STIS CCD Hot Pixel Annealing") and is_anneal_programme(
+        "CCD Anneal Monitor"
+    )
+    assert not is_anneal_programme("CCD Dark Monitor-Part 1") and not is_anneal_programme(None)

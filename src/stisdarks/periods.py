@@ -4,6 +4,32 @@ Sources, in order: an explicit ``period`` in the config; the package table
 (``stisdarks/data/anneal_periods.csv``) and any user tables (CSV with ``start,end,source``
 in UTC); the archive itself (:meth:`Archive.anneal_periods`). ``period.json`` records
 which source decided.
+
+Anneal periods from an archive's anneal-programme exposures
+-----------------------------------------------------------
+The STIS CCD is annealed about monthly by the "CCD Hot Pixel Annealing" calibration
+programmes, whose visits take biases and darks *before* the anneal, warm the CCD for
+hours, and take biases and darks *after* it. :func:`periods_from_anneal_exposures` turns
+the start/end times of those exposures into periods with this rule:
+
+1. Exposures closer than :data:`ANNEAL_CLUSTER_GAP_DAYS` (5 days) to the previous one
+   belong to the same anneal.
+2. Within an anneal, the anneal itself is the longest pause between consecutive
+   exposures, provided it lasts at least :data:`MIN_ANNEAL_GAP_HOURS` (3 h; pauses
+   between orbits are about an hour). The exposures before it are pre-anneal, those
+   after it post-anneal.
+3. A period starts at the first post-anneal exposure of one anneal and ends at the end of
+   the last pre-anneal exposure of the next one: the pre-anneal exposures, and any
+   observation taken just before an anneal, belong to the period that the anneal ends.
+   The anneal itself (between the two) belongs to no period.
+4. An anneal whose exposures show no such pause (only one side was observed) is
+   ambiguous: the period before it ends at its first exposure and the next one starts
+   after its last, so an observation within its exposures is in no period (set
+   ``period`` in the config) rather than in a wrong one.
+
+Only dark-monitor darks are components of a basedark: the anneal programmes' own darks
+(pre-anneal ones would carry hot pixels the anneal removed) are excluded
+(:func:`is_anneal_programme` on the proposal title), as ``stis_cti`` does.
 """
 
 from __future__ import annotations
@@ -11,7 +37,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +49,10 @@ from stisdarks.errors import StisDarksError
 
 __all__ = [
     "PACKAGE_TABLE",
+    "ANNEAL_CLUSTER_GAP_DAYS",
+    "MIN_ANNEAL_GAP_HOURS",
+    "is_anneal_programme",
+    "periods_from_anneal_exposures",
     "load_period_table",
     "find_period",
     "week_window",
@@ -33,6 +63,88 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PACKAGE_TABLE = "anneal_periods.csv"
+
+#: Anneal-programme exposures further apart than this (days) belong to different anneals.
+ANNEAL_CLUSTER_GAP_DAYS = 5.0
+#: The shortest pause (hours) inside an anneal's exposures that is taken for the anneal.
+MIN_ANNEAL_GAP_HOURS = 3.0
+
+
+def is_anneal_programme(title: str | None) -> bool:
+    """True if a proposal title names a CCD anneal programme ("CCD Hot Pixel Annealing")."""
+    return "anneal" in str(title or "").lower()
+
+
+def _anneal_windows(
+    exposures: Iterable[tuple[float, float]], cluster_gap_days: float, min_anneal_gap_hours: float
+) -> list[tuple[float, float, bool]]:
+    """``(before, after, clear)`` per anneal: the end of the last pre-anneal exposure, the start
+    of the first post-anneal one, and whether the anneal was visible (else the cluster's span)."""
+    ordered = sorted((float(a), float(b)) for a, b in exposures)
+    clusters: list[list[tuple[float, float]]] = []
+    for exp in ordered:
+        if clusters and exp[0] - max(e[1] for e in clusters[-1]) <= cluster_gap_days:
+            clusters[-1].append(exp)
+        else:
+            clusters.append([exp])
+    windows = []
+    for cluster in clusters:
+        gaps = [
+            (cluster[i + 1][0] - max(e[1] for e in cluster[: i + 1]), i)
+            for i in range(len(cluster) - 1)
+        ]
+        longest, i = max(gaps, default=(0.0, -1))
+        if longest * 24.0 >= min_anneal_gap_hours:
+            before = max(e[1] for e in cluster[: i + 1])
+            windows.append((before, cluster[i + 1][0], True))
+        else:
+            windows.append((cluster[0][0], max(e[1] for e in cluster), False))
+    return windows
+
+
+def periods_from_anneal_exposures(
+    exposures: Iterable[tuple[float, float]],
+    source: str,
+    *,
+    cluster_gap_days: float = ANNEAL_CLUSTER_GAP_DAYS,
+    min_anneal_gap_hours: float = MIN_ANNEAL_GAP_HOURS,
+) -> list[AnnealPeriod]:
+    """Anneal periods bounded by the anneals seen in anneal-programme exposures.
+
+    Parameters
+    ----------
+    exposures : iterable of (float, float)
+        ``(start_mjd, end_mjd)`` of every exposure of the CCD anneal programmes (biases and
+        darks, pre- and post-anneal), in any order.
+    source : str
+        Recorded as each period's ``source``.
+    cluster_gap_days : float
+        Exposures further apart than this belong to different anneals.
+    min_anneal_gap_hours : float
+        The shortest pause inside an anneal's exposures taken as the anneal itself.
+
+    Returns
+    -------
+    list of AnnealPeriod
+        One period between each pair of consecutive anneals, from the first post-anneal
+        exposure of one to the end of the last pre-anneal exposure of the next (see the
+        module docstring for the rule and for anneals seen from one side only).
+    """
+    windows = _anneal_windows(exposures, cluster_gap_days, min_anneal_gap_hours)
+    for before, after, clear in windows:
+        if not clear:
+            log.warning(
+                "anneal-programme exposures %s – %s show no anneal (no pause of %g h); "
+                "observations between them are left out of every period",
+                iso(before),
+                iso(after),
+                min_anneal_gap_hours,
+            )
+    return [
+        AnnealPeriod(prev[1], nxt[0], source)
+        for prev, nxt in zip(windows, windows[1:], strict=False)
+        if nxt[0] > prev[1]
+    ]
 
 
 def iso(mjd: float) -> str:

@@ -2,6 +2,8 @@
 # recalibrated spectrum -> comparison figures. See README.md and config/README.md.
 from snakemake.utils import min_version, validate
 
+from stisdarks.runner import check_workflow_config
+
 min_version("9.0")
 
 
@@ -9,6 +11,14 @@ configfile: "config/config.yaml"
 
 
 validate(config, "config/schema.yaml")
+# what the schema cannot say (hstcal present for engine: refstis / calibrator: calstis), before
+# any job runs: one line "stisdarks: error: ..." and exit 1 (with --sdm conda, jobs bring hstcal)
+check_workflow_config(
+    config,
+    uses_conda=any(
+        m.name == "CONDA" for m in workflow.deployment_settings.deployment_method
+    ),
+)
 
 
 report: "report/workflow.rst"
@@ -41,4 +51,4 @@ localrules:
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        all_outputs,

@@ -23,13 +23,21 @@ def targets():
     return [check_obs_id(t["obs_id"]) for t in config["targets"]]
 
 
-def all_outputs():
-    """Every final artifact of every target."""
+def all_outputs(wildcards=None):
+    """Every final artifact of every target, the period's basedark and dark list included.
+
+    The basedark and ``darks_used.csv`` are asked for by name (after the anneal-period
+    checkpoint), so that a deleted one is rebuilt by a plain rerun, as the error for a
+    corrupt download says ("delete it and rerun").
+    """
     out = []
     for obs in targets():
         out.append(f"results/{obs}/summary.json")
         out += [f"results/{obs}/figures/{name}.png" for name in FIGURES]
-    return out
+    for obs in targets():
+        period = f"results/periods/{period_of(obs)['key']}"
+        out += [f"{period}/basedark.fits", f"{period}/darks_used.csv"]
+    return list(dict.fromkeys(out))
 
 
 def archive_ready(wildcards=None):

@@ -133,7 +133,5 @@ rule summary:
         "../envs/stisdarks.yaml"
     params:
         threshold=config["hot_pixel_threshold"],
-        engine=config["engine"],
-        calibrator=config["calibrator"],
     script:
         "../scripts/summary.py"

@@ -3,13 +3,10 @@
 from stisdarks import stages
 from stisdarks.runner import run_stage
 
-p = snakemake.params
 run_stage(
     snakemake,
     stages.summary,
     output=snakemake.output[0],
-    threshold=p.threshold,
-    engine=p.engine,
-    calibrator=p.calibrator,
+    threshold=snakemake.params.threshold,
     **dict(snakemake.input.items()),
 )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import shutil
+import types
 from pathlib import Path
 
 import pytest
 
-from workflow_helpers import demo_config, snakemake
+from workflow_helpers import REPO, demo_config, snakemake
 
 pytestmark = pytest.mark.slow
 OBS = "odemo1010"
@@ -28,13 +31,14 @@ def work(demo_run, tmp_path):
     return work
 
 
-def fails_with(work: Path, config: str, message: str, *, hstcal: bool = True) -> None:
+def fails_with(work: Path, config: str, message: str, *, hstcal: bool = True) -> str:
     proc = snakemake(work, "--configfile", config, "--cores", "2", check=False, hstcal=hstcal)
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("stisdarks: error:")]
     assert len(errors) == 1, proc.stderr[-3000:]
     assert message in errors[0], errors[0]
     assert "Traceback" not in proc.stderr
+    return errors[0]
 
 
 KEPT = ["resources/archive/**/*.fits", "results/periods/*/basedark.fits"]
@@ -57,19 +61,130 @@ def test_bad_configuration(work, overrides, message):
     assert {p: digests(work, p) for p in KEPT} == before, "a valid file was lost or changed"
 
 
-def test_truncated_download_is_named(work):
+def test_truncated_download_is_named_then_a_plain_rerun_rebuilds_the_basedark(work):
     dark = next((work / "resources/archive/darks").glob("odark003q_flt.fits"))
     basedark = next((work / "results/periods").glob("*/basedark.fits"))
-    reference = basedark.read_bytes()
+    used = basedark.with_name("darks_used.csv")
+    reference, used_reference = basedark.read_bytes(), used.read_bytes()
     dark.write_bytes(dark.read_bytes()[:5000])
     others = digests(work, "resources/archive/odemo1010/*.fits")
     fails_with(work, "test.yaml", "odark003q_flt.fits is truncated")
     assert digests(work, "resources/archive/odemo1010/*.fits") == others
-    dark.unlink()  # as the message says: delete it and rerun (asking for the basedark by name)
-    snakemake(work, str(basedark.relative_to(work)), "--cores", "2", "--configfile", "test.yaml")
-    assert dark.stat().st_size % 2880 == 0 and basedark.read_bytes() == reference
+    dark.unlink()  # as the message says: delete it and rerun — the same command, nothing else
+    snakemake(work, "--configfile", "test.yaml", "--cores", "2")
+    assert dark.stat().st_size % 2880 == 0
+    assert basedark.read_bytes() == reference and used.read_bytes() == used_reference
 
 
-def test_calstis_forced_without_hstcal(work):
-    demo_config(work, name="calstis.yaml", calibrator="calstis")
-    fails_with(work, "calstis.yaml", "cs0.e not found on PATH", hstcal=False)
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"crreject": {"crsigmas": "0,-1"}},
+         "stisdarks: error: config crreject: crsigmas '0,-1' must be positive thresholds"),
+        ({"crreject": {"scalense": -50}}, "-50 is less than the minimum of 0"),
+    ],
+    ids=["crsigmas", "scalense"],
+)  # fmt: skip
+def test_out_of_range_cr_parameters_stop_the_workflow_before_any_job(work, overrides, message):
+    before = {p: digests(work, p) for p in KEPT}
+    demo_config(work, name="bad.yaml", **overrides)
+    proc = snakemake(work, "--configfile", "bad.yaml", "--cores", "2", check=False)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "Job stats" not in proc.stdout + proc.stderr
+    assert {p: digests(work, p) for p in KEPT} == before
+
+
+def test_schema_ranges_are_the_cli_ranges():
+    """config/schema.yaml bounds the CR overrides exactly as stisdarks.crrejtab.check_overrides."""
+    import yaml
+
+    from stisdarks.crrejtab import _RANGES
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    props = schema["properties"]["crreject"]["properties"]
+    for key, (low, high, _) in _RANGES.items():
+        assert (props[key]["minimum"], props[key]["maximum"]) == (low, high), key
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("engine", "refstis", "engine: refstis needs hstcal's cs0.e on PATH; install hstcal"),
+        ("calibrator", "calstis", "calibrator: calstis needs hstcal's cs0.e on PATH"),
+    ],
+)
+def test_hstcal_choice_without_hstcal_stops_before_any_download(work, key, value, message):
+    """Checked when the workflow starts: no download, the old basedark kept."""
+    dark = work / "resources/archive/darks/odark003q_flt.fits"
+    dark.unlink()  # a run that went ahead would download it again (and rebuild the basedark)
+    basedark = next((work / "results/periods").glob("*/basedark.fits"))
+    reference = basedark.read_bytes()
+    demo_config(work, name="hstcal.yaml", **{key: value})
+    line = fails_with(work, "hstcal.yaml", message, hstcal=False)
+    assert line.endswith(f"or set {key}: native") and "--engine" not in line
+    assert not dark.exists() and basedark.read_bytes() == reference
+
+
+# ---------------------------------------------------------------- OS errors in a stage
+
+
+def _run_write_stage(tmp_path, out: Path) -> tuple[int, str]:
+    """Run a real stage (``stages.write_json``, through ``atomic_path``) under ``run_stage``."""
+    from stisdarks import stages
+    from stisdarks.runner import run_stage
+
+    fake = types.SimpleNamespace(
+        log=[str(tmp_path / "x.log")], rule="science_facts", output=[str(out)]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage(fake, stages.write_json, path=out, data={"a": 1})
+    return exit_info.value.code
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (errno.ENOSPC, "no space left on device; free some space (or write elsewhere) and rerun"),
+        (errno.EROFS, "read-only file system; write to a writable directory"),
+    ],
+    ids=["disk-full", "read-only"],
+)
+def test_disk_full_and_read_only_in_a_stage_are_one_line(
+    tmp_path, capfd, monkeypatch, code, message
+):
+    out = tmp_path / "results" / "science.json"
+    out.parent.mkdir()
+    real_write = Path.write_text
+
+    def write_text(self, *args, **kwargs):
+        if self.parent == out.parent:  # the write fails as the kernel would make it fail
+            raise OSError(code, os.strerror(code))
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    assert _run_write_stage(tmp_path, out) == 1
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("stisdarks: error:")]
+    assert lines == [f"stisdarks: error: cannot write {out}: {message}"], err
+    assert "Traceback" not in err and not list(out.parent.iterdir()), "a temporary was left"
+
+
+def test_an_output_that_is_a_directory_in_a_stage_is_one_line(tmp_path, capfd):
+    out = tmp_path / "results" / "science.json"
+    (out / "something").mkdir(parents=True)  # real: the rename onto it fails
+    assert _run_write_stage(tmp_path, out) == 1
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("stisdarks: error:")]
+    assert lines == [f"stisdarks: error: {out} is a directory; give a file name for the output"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["science.json"]
+
+
+def test_an_unknown_os_error_is_not_hidden(tmp_path):
+    from stisdarks.runner import run_stage
+
+    def stage():
+        raise OSError(errno.EIO, "Input/output error")
+
+    fake = types.SimpleNamespace(log=[], rule="x", output=[])
+    with pytest.raises(OSError, match="Input/output error"):
+        run_stage(fake, stage)

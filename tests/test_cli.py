@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from stisdarks.cli import main
+
 GOLDEN = Path(__file__).parent / "data" / "golden"
 INPUTS = sorted((GOLDEN / "inputs").glob("*_flt.fits"))
 STISDARKS = shutil.which("stisdarks") or str(Path(sys.executable).parent / "stisdarks")
@@ -105,8 +107,87 @@ def test_mixed_gain_is_one_line(tmp_path):
     assert proc.returncode == 2 and "mix CCD modes" in proc.stderr
 
 
-def test_demo_archive(tmp_path):
-    proc = cli("demo-archive", tmp_path / "demo", "--size", "64", "--n-darks", "6", "--seed", "3")
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory):
+    """A 64-row synthetic archive written by ``stisdarks demo-archive`` (a real ``_raw`` in it)."""
+    root = tmp_path_factory.mktemp("cli") / "demo"
+    proc = cli("demo-archive", root, "--size", "64", "--n-darks", "6", "--seed", "3")
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "demo" / "index.csv").is_file()
-    assert len(list((tmp_path / "demo" / "darks").glob("odark*_flt.fits"))) == 6
+    return root
+
+
+def test_demo_archive(small_archive):
+    assert (small_archive / "index.csv").is_file()
+    assert len(list((small_archive / "darks").glob("odark*_flt.fits"))) == 6
+
+
+def run_main(capsys, *args) -> tuple[int, list[str], str]:
+    """``stisdarks ARGS`` in this process (the same ``main`` as the command): status, error lines."""
+    code = main([str(a) for a in args])
+    err = capsys.readouterr().err
+    return code, [line for line in err.splitlines() if line.startswith("stisdarks: error:")], err
+
+
+def test_a_raw_file_to_crreject_is_one_line(small_archive, tmp_path, capsys):
+    raw = small_archive / "science" / "odemo1010_raw.fits"
+    code, errors, err = run_main(capsys, "crreject", "-o", tmp_path / "x_crj.fits", raw)
+    assert code == 2 and "Traceback" not in err
+    assert errors == [
+        "stisdarks: error: odemo1010_raw.fits is not bias-subtracted (BLEVCORR=PERFORM, "
+        "BIASCORR=PERFORM; a _raw file?); give calibrated _flt files"
+    ]
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture
+def golden_oref(monkeypatch):
+    monkeypatch.setenv("oref", str(GOLDEN / "oref") + "/")
+
+
+def test_output_that_is_an_input_is_refused_even_with_overwrite(tmp_path, capsys, golden_oref):
+    inputs = [tmp_path / p.name for p in INPUTS[:3]]
+    for src, dest in zip(INPUTS[:3], inputs, strict=True):
+        shutil.copyfile(src, dest)
+    before = [p.read_bytes() for p in inputs]
+    for args in (
+        ("crreject", "-o", inputs[1], *inputs),
+        ("basedark", "--overwrite", "-o", tmp_path / "." / inputs[0].name, *inputs),
+        ("weekdark", "--basedark", inputs[2], "-o", inputs[2], *inputs[:2]),
+    ):
+        code, errors, err = run_main(capsys, *args)
+        assert code == 2 and len(errors) == 1 and "is also an input" in errors[0], err
+    assert [p.read_bytes() for p in inputs] == before
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_existing_output_needs_overwrite(tmp_path, capsys, golden_oref):
+    out = tmp_path / "x_crj.fits"
+    out.write_bytes(b"mine")
+    code, errors, _ = run_main(capsys, "crreject", "--engine", "native", "-o", out, *INPUTS[:2])
+    assert code == 2 and errors == [
+        f"stisdarks: error: output {out} exists; pass --overwrite to replace it or give another -o"
+    ]
+    assert out.read_bytes() == b"mine"
+    code, errors, err = run_main(
+        capsys, "crreject", "--engine", "native", "--overwrite", "-o", out, *INPUTS[:2]
+    )
+    assert code == 0, err
+    assert fits.getheader(out)["CRCORR"] == "COMPLETE"
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("{tmp}", "output {tmp} is a directory; give a file name with -o"),
+        ("/proc/x.fits", "cannot write in /proc: no such file or directory"),
+        ("{tmp}/in.fits/x.fits", "cannot write {tmp}/in.fits/x.fits (File exists"),
+    ],
+    ids=["directory", "proc", "through-a-file"],
+)
+def test_unwritable_output_is_one_line_before_any_work(tmp_path, capsys, output, message):
+    (tmp_path / "in.fits").write_bytes(b"")
+    out = output.format(tmp=tmp_path)
+    code, errors, err = run_main(capsys, "basedark", "--engine", "native", "-o", out, *INPUTS)
+    assert code == 2 and "Traceback" not in err
+    assert len(errors) == 1 and message.format(tmp=tmp_path) in errors[0], err
+    assert "INFO" not in err, "the check must come before any work"

@@ -180,3 +180,22 @@ def test_refstis_weekdark_of_darks_without_dq_flags(tmp_path):
     with fits.open(out) as hdul:
         dq = ext_data(hdul["DQ", 1])
         assert dq.shape == ext_data(hdul["SCI", 1]).shape and np.any(dq & 16)
+
+
+def test_each_engine_records_itself_in_the_dark(tmp_path, monkeypatch):
+    """SDENGINE names the engine that built a basedark/weekdark (summary.json reads it back)."""
+    native = make_weekdark(WEEK, GOLDEN / "basedark.fits", tmp_path / "native.fits")
+    assert fits.getval(native, "SDENGINE") == "native"
+
+    def fake_refstis_weekdark(files, out, basedark):  # stands in for refstis: a refstis-made file
+        shutil.copyfile(GOLDEN / "weekdark.fits", out)
+
+    import refstis.weekdark
+
+    monkeypatch.setattr(refstis.weekdark, "make_weekdark", fake_refstis_weekdark)
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/hstcal/bin/cs0.e")
+    assert "SDENGINE" not in fits.getheader(GOLDEN / "weekdark.fits")
+    out = engines.make_weekdark(
+        WEEK, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis"
+    )
+    assert fits.getval(out, "SDENGINE") == "refstis"

@@ -1,6 +1,6 @@
 """The whole workflow, run by Snakemake on a small synthetic archive, checked by content.
 
-One module-scoped run builds everything (a 256x256 demo with 24 darks); the tests then
+One module-scoped run builds everything (a 128-row demo with 16 darks); the tests then
 read its outputs and ask Snakemake dry runs what a change would rebuild.
 """
 
@@ -123,6 +123,46 @@ def test_downloads_are_never_modified(demo):
         assert path.read_bytes() == source.read_bytes(), path.name
 
 
+def test_summary_names_the_engine_and_calibrator_that_built_the_products(demo, tmp_path):
+    """Read back from the products' headers (SDENGINE, SDCALIB), not resolved again."""
+    from stisdarks import stages
+
+    summary = read_json(demo / f"results/{OBS}/summary.json")
+    key = read_json(demo / f"results/{OBS}/period.json")["key"]
+    darks = {
+        "basedark": demo / f"results/periods/{key}/basedark.fits",
+        "weekdark": demo / f"results/{OBS}/weekdark.fits",
+    }
+    recal = {k: demo / f"results/{OBS}/recal/{OBS}_{k}.fits" for k in ("flt", "crj", "sx1")}
+    engine = fits.getval(darks["weekdark"], "SDENGINE")
+    calibrator = fits.getval(recal["crj"], "SDCALIB")
+    assert {fits.getval(p, "SDENGINE") for p in darks.values()} == {engine}
+    assert {fits.getval(p, "SDCALIB") for p in recal.values()} == {calibrator}
+    assert (summary["engine"], summary["calibrator"]) == (engine, calibrator)
+    # products made by the other engine/calibrator (as by an earlier run with hstcal)
+    other = {"native": "refstis", "refstis": "native"}[engine]
+    copies = {}
+    for name, path in {**darks, "recal_crj": recal["crj"]}.items():
+        copies[name] = tmp_path / path.name
+        shutil.copyfile(path, copies[name])
+    fits.setval(copies["basedark"], "SDENGINE", value=other)
+    fits.setval(copies["recal_crj"], "SDCALIB", value="calstis-elsewhere")
+    inputs = {
+        "science": demo / f"results/{OBS}/science.json",
+        "period": demo / f"results/{OBS}/period.json",
+        "darks_used": demo / f"results/periods/{key}/darks_used.csv",
+        "week": demo / f"results/{OBS}/week.csv",
+        "references": demo / f"results/{OBS}/references.json",
+        "pipeline_crj": demo / f"resources/archive/{OBS}/{OBS}_crj.fits",
+        "pipeline_sx1": demo / f"resources/archive/{OBS}/{OBS}_sx1.fits",
+        "recal_sx1": recal["sx1"],
+        **copies,
+    }
+    data = read_json(stages.summary(tmp_path / "summary.json", **inputs))
+    assert data["engine"] == f"basedark: {other}; weekdark: {engine}"
+    assert data["calibrator"] == "calstis-elsewhere"
+
+
 def test_second_run_has_nothing_to_do(demo):
     proc = snakemake(demo, "--configfile", "test.yaml", "--cores", "2")
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -149,6 +189,10 @@ def test_deleting_an_intermediate_rebuilds_only_what_depends_on_it(demo, tmp_pat
     (work / basedark).unlink()
     jobs = planned_jobs(snakemake(work, "-n", basedark, "--configfile", "test.yaml"))
     assert set(jobs) == {"basedark"}, "rebuilding the basedark must not download anything again"
+    # the basedark and darks_used.csv are final products: a plain rerun rebuilds them
+    (work / basedark).with_name("darks_used.csv").unlink()
+    jobs = planned_jobs(snakemake(work, "-n", "--configfile", "test.yaml"))
+    assert jobs.get("basedark") == 1 and "download_dark" not in jobs
 
 
 def test_changing_week_days_rebuilds_the_weekdark_not_the_basedark(demo, tmp_path):

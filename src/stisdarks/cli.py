@@ -8,15 +8,21 @@
     stisdarks demo-archive DIR [--size N] [--n-darks N] [--seed S]
 
 Bad input ends with one line ``stisdarks: error: ...`` on stderr and exit status 2;
-nothing is written then (outputs appear atomically).
+nothing is written then (outputs appear atomically). So do the operating-system errors a
+user can fix (disk full, read-only file system, permission denied). The output is checked
+before any work: it may not be one of the inputs, nor a directory, and an existing one is
+replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from stisdarks import __version__
 from stisdarks.errors import StisDarksError
@@ -27,6 +33,7 @@ __all__ = ["main", "build_parser"]
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output FITS file (written atomically)")
     p.add_argument("inputs", nargs="+", help="input STIS CCD _flt files")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument(
         "--engine", choices=("auto", "native", "refstis"), default="auto",
         help="native (NumPy), refstis (refstis + hstcal's cs0.e), auto (refstis when cs0.e is on PATH)",
@@ -97,6 +104,52 @@ def _overrides(args: argparse.Namespace) -> dict:
     )
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def check_output(output: str, inputs: Sequence[str], *, overwrite: bool) -> None:
+    """Refuse an output that would destroy an input or an existing file; check it can be written.
+
+    Raises
+    ------
+    StisDarksError
+        The output is one of the inputs (always refused), a directory, exists without
+        ``overwrite``, or its directory cannot be created or written (a probe file is
+        created there and removed).
+    """
+    out = Path(output)
+    for name in inputs:
+        if _same_file(out, Path(name)):
+            raise StisDarksError(
+                f"output {output} is also an input; give another file name with -o"
+            )
+    if out.is_dir():
+        raise StisDarksError(
+            f"output {output} is a directory; give a file name with -o, e.g. {out / 'out.fits'}"
+        )
+    if out.exists() and not overwrite:
+        raise StisDarksError(
+            f"output {output} exists; pass --overwrite to replace it or give another -o"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # named as a temporary of the output: a killed probe is removed like any leftover
+        fd, probe = tempfile.mkstemp(prefix=f".tmp-{out.stem}-", suffix=out.suffix, dir=out.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        from stisdarks.runner import os_error_message
+
+        raise StisDarksError(
+            os_error_message(exc, output)
+            or f"cannot write {output} ({exc.strerror}: {exc.filename}); give an output in a writable directory"
+        ) from exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -108,13 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo-archive":
             from stisdarks.synthetic import generate_archive
 
-            if args.size < 16 or args.size > 1024 or args.n_darks < 4:
-                raise StisDarksError("--size must be 16..1024 rows and --n-darks at least 4")
+            if args.size < 32 or args.size > 1024 or args.n_darks < 4:
+                raise StisDarksError("--size must be 32..1024 rows and --n-darks at least 4")
             generate_archive(args.directory, size=args.size, n_darks=args.n_darks, seed=args.seed)
             return 0
         from stisdarks import engines
 
         _overrides(args)  # bad parameters stop before any work, whichever the engine
+        inputs = [*args.inputs, *([args.basedark] if args.command == "weekdark" else [])]
+        check_output(args.output, inputs, overwrite=args.overwrite)
         if args.command == "crreject":
             engines.crreject(
                 args.inputs, args.output, engine=args.engine, overrides=_overrides(args)
@@ -133,6 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     except StisDarksError as exc:
         print(f"stisdarks: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        from stisdarks.runner import os_error_message
+
+        message = os_error_message(exc, getattr(args, "output", None))
+        if message is None:
+            raise
+        print(f"stisdarks: error: {message}", file=sys.stderr)
         return 2
     return 0
 

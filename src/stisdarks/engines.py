@@ -20,15 +20,24 @@ from pathlib import Path
 from astropy.io import fits
 
 from stisdarks import superdark
-from stisdarks.errors import StisDarksError
+from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import ext_data
 from stisdarks.hstcal import choose
 
-__all__ = ["ENGINES", "resolve_engine", "make_basedark", "make_weekdark", "crreject"]
+__all__ = [
+    "ENGINES",
+    "ENGINE_KEYWORD",
+    "resolve_engine",
+    "make_basedark",
+    "make_weekdark",
+    "crreject",
+]
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "native", "refstis")
+#: primary keyword of a basedark/weekdark naming the engine that built it (read by the summary)
+ENGINE_KEYWORD = superdark.ENGINE_KEYWORD
 
 
 def resolve_engine(engine: str = "auto") -> str:
@@ -108,8 +117,9 @@ def _run_refstis(func, scratch: Path, output: os.PathLike, *args, like: os.PathL
         for line in buffer.getvalue().splitlines():
             log.info("refstis: %s", line)
     where = superdark.geometry_cards(fits.getheader(like, ("SCI", 1)))
-    if where:  # refstis drops LTV/LTM: without them calstis cannot line a subarray dark up
-        with fits.open(result, mode="update") as hdul:
+    with fits.open(result, mode="update") as hdul:
+        hdul[0].header[ENGINE_KEYWORD] = ("refstis", "stisdarks engine that built this dark")
+        if where:  # refstis drops LTV/LTM: without them calstis cannot line a subarray dark up
             for ext in ("SCI", "ERR", "DQ"):
                 hdul[ext, 1].header.update(where)
     os.replace(result, output)
@@ -174,6 +184,7 @@ def crreject(
     overrides: dict | None = None,
 ) -> Path:
     """CR-reject the image sets of ``inputs`` into one calstis-shaped ``_crj``."""
+    check_crreject_inputs(inputs)
     if resolve_engine(engine) == "native":
         from stisdarks.crreject import crreject_files
 
@@ -192,6 +203,36 @@ def crreject(
             )
         os.replace(result, output)
         return Path(output)
+
+
+def check_crreject_inputs(inputs: Sequence[os.PathLike]) -> None:
+    """Refuse inputs calstis' CR rejection does not take: missing, unreadable, or not bias-subtracted.
+
+    calstis rejects cosmic rays after the bias steps (BLEVCORR, BIASCORR); a ``_raw`` has
+    had neither.
+
+    Raises
+    ------
+    InputFileError
+        One line naming the file and what to give instead.
+    """
+    if not inputs:
+        raise InputFileError("no input files given; pass the _flt files to combine")
+    for path in map(Path, inputs):
+        if not path.is_file():
+            raise InputFileError(f"{path} does not exist; check the file name")
+        try:
+            hdr = fits.getheader(path, 0)
+        except (OSError, ValueError) as exc:
+            raise InputFileError(
+                f"{path} is not a readable FITS file ({exc}); check the file"
+            ) from exc
+        steps = {k: str(hdr.get(k, "")).strip() for k in ("BLEVCORR", "BIASCORR")}
+        if "COMPLETE" not in steps.values():
+            raise InputFileError(
+                f"{path.name} is not bias-subtracted (BLEVCORR={steps['BLEVCORR'] or None}, "
+                f"BIASCORR={steps['BIASCORR'] or None}; a _raw file?); give calibrated _flt files"
+            )
 
 
 def _warn_ignored(overrides: dict | None) -> None:

@@ -5,21 +5,32 @@ hands one stage function to :func:`run_stage`, which routes log records to the r
 ``log:`` file (and stderr), removes what an earlier, killed attempt of the job left
 beside its outputs (:func:`stisdarks.atomic.remove_temporaries_of`), and turns a
 :class:`~stisdarks.errors.StisDarksError` into one clear line and a non-zero exit
-instead of a traceback.
+instead of a traceback; so are the operating-system errors a user can fix (disk full,
+read-only file system, permission denied, an output that is a directory:
+:func:`os_error_message`). :func:`check_workflow_config` does the same for the checks the
+``Snakefile`` runs before any job.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from stisdarks.atomic import remove_temporaries_of
+from stisdarks.atomic import TEMP_PREFIX, remove_temporaries_of
 from stisdarks.errors import StisDarksError
 
-__all__ = ["configure_logging", "clear_leftovers", "run_stage"]
+__all__ = [
+    "configure_logging",
+    "clear_leftovers",
+    "os_error_message",
+    "run_stage",
+    "check_workflow_config",
+]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -76,11 +87,72 @@ def run_stage(snakemake: Any, stage: Callable[..., Any], **kwargs: Any) -> Any:
         return stage(**kwargs)
     except StisDarksError as exc:
         _fail(log, str(exc))
-    except PermissionError as exc:
-        _fail(
-            log,
-            f"cannot write {exc.filename or 'an output'}: permission denied; make the directory writable",
-        )
+    except OSError as exc:
+        outputs = [str(p) for p in getattr(snakemake, "output", ())]
+        message = os_error_message(exc, outputs[0] if outputs else None)
+        if message is None:
+            raise
+        _fail(log, message)
+
+
+def _where(exc: OSError, output: str | os.PathLike | None) -> tuple[str, bool]:
+    """The path an OS error is about (a temporary's directory rather than the temporary),
+    and whether it is the output being written."""
+    for name in (exc.filename2, exc.filename):
+        if name is None:
+            continue
+        name = os.fsdecode(name)
+        if os.path.basename(name).startswith(TEMP_PREFIX):
+            return f"in {os.path.dirname(name) or '.'}", True
+        return name, output is not None and os.path.abspath(name) == os.path.abspath(output)
+    if output is not None:
+        return os.fspath(output), True
+    return "an output", True
+
+
+def os_error_message(exc: OSError, output: str | os.PathLike | None = None) -> str | None:
+    """One line naming an operating-system error a user can fix, and the fix; ``None`` otherwise.
+
+    Parameters
+    ----------
+    exc : OSError
+        The error: disk full, quota, read-only file system, permission denied, a path that
+        is a directory or runs through a file, or an output directory in which no file can
+        be created (e.g. ``/proc``).
+    output : path-like, optional
+        The output being written, named when the error carries no file name (a failed
+        ``write`` does not).
+    """
+    where, is_output = _where(exc, output)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "no space left on device" if exc.errno == errno.ENOSPC else "disk quota exceeded"
+        return f"cannot write {where}: {what}; free some space (or write elsewhere) and rerun"
+    if exc.errno == errno.EROFS:
+        return f"cannot write {where}: read-only file system; write to a writable directory"
+    if isinstance(exc, PermissionError):
+        return f"cannot write {where}: permission denied; make the directory writable"
+    if exc.errno == errno.EISDIR:
+        return f"{where} is a directory; give a file name for the output"
+    if exc.errno == errno.ENOTDIR:
+        return f"{where}: part of the path is a file, not a directory; fix the path"
+    if exc.errno == errno.ENOENT and is_output:
+        return f"cannot write {where}: no such file or directory; give an output in a writable directory"
+    return None
+
+
+def check_workflow_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
+    """Run :func:`stisdarks.stages.check_config` for the ``Snakefile``; one line and exit 1 if it fails.
+
+    Called before any job runs, so a configuration that cannot work stops the workflow
+    before anything is downloaded, and before Snakemake removes outputs it would rebuild.
+    """
+    from stisdarks.stages import check_config
+
+    try:
+        check_config(config, uses_conda=uses_conda)
+    except StisDarksError as exc:
+        print(f"stisdarks: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def _fail(log: logging.Logger, message: str) -> None:

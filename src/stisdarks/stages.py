@@ -32,6 +32,8 @@ from stisdarks.selection import (
 )
 
 __all__ = [
+    "check_config",
+    "require_hstcal_for",
     "archive_from_config",
     "target_settings",
     "demo_archive",
@@ -53,6 +55,47 @@ log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- configuration
+
+
+def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
+    """Check what the schema cannot, before any job runs (the ``Snakefile`` calls this).
+
+    - the ``crreject`` overrides, with the ranges the CLI uses
+      (:func:`stisdarks.crrejtab.check_overrides`);
+    - ``engine: refstis`` and ``calibrator: calstis`` need hstcal's ``cs0.e`` on ``PATH``
+      (skipped with ``uses_conda=True``: the jobs then run in ``envs/stisdarks.yaml``, which
+      brings hstcal).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the config key and the fix.
+    """
+    from stisdarks.crrejtab import check_overrides
+
+    try:
+        check_overrides(config.get("crreject"))
+    except StisDarksError as exc:
+        raise ConfigError(f"config crreject: {exc}") from exc
+    if uses_conda:
+        return
+    for key in ("engine", "calibrator"):
+        require_hstcal_for(key, config.get(key, "auto"))
+
+
+def require_hstcal_for(key: str, value: str) -> None:
+    """Raise if the config's ``engine: refstis`` / ``calibrator: calstis`` has no ``cs0.e``.
+
+    The message names the config key (the library's own message names the CLI flag).
+    """
+    from stisdarks.hstcal import has_calstis
+
+    needs = {"engine": "refstis", "calibrator": "calstis"}[key]
+    if value == needs and not has_calstis():
+        raise ConfigError(
+            f"{key}: {needs} needs hstcal's cs0.e on PATH; install hstcal "
+            f"(conda install -c conda-forge hstcal, or run with --sdm conda) or set {key}: native"
+        )
 
 
 def archive_from_config(config: dict[str, Any]) -> Archive:
@@ -196,7 +239,7 @@ def _rows_for(darks_csv: os.PathLike, paths: Sequence[os.PathLike]):
 def dark_references(first_dark: os.PathLike, crds: dict[str, Any], archive: Archive) -> Path:
     """Make the references the darks' CR rejection reads (CRREJTAB, CCDTAB) present; set ``oref``.
 
-    Returns the ``oref`` directory (``<crds.path>/references/hst/oref``).
+    Returns the directory calstis uses as ``oref`` (``<crds.path>/references/hst/stis``).
     """
     from astropy.io import fits
 
@@ -239,6 +282,7 @@ def basedark(
     """Build the period's basedark from the downloaded darks whose headers match the science mode."""
     from stisdarks import engines
 
+    require_hstcal_for("engine", engine)
     period = _period(read_json(period_json))
     mode = mode_of(read_json(science_json))
     for path in dark_files:
@@ -289,6 +333,7 @@ def weekdark(
     """Build the target's weekdark on top of the period's basedark."""
     from stisdarks import engines
 
+    require_hstcal_for("engine", engine)
     for path in week_files:
         verify_fits(path)
     dark_references(sorted(map(Path, week_files))[0], crds, archive)
@@ -346,27 +391,56 @@ def recalibrate(
     obs_id: str,
     calibrator: str,
 ) -> dict[str, Path]:
-    """Recalibrate the observation with the weekdark (``recal/{obs}_{flt,crj,sx1}.fits``)."""
-    from stisdarks.calibrate import recalibrate as _recalibrate
+    """Recalibrate the observation with the weekdark (``recal/{obs}_{flt,crj,sx1}.fits``).
 
+    The calibrator writes into a scratch directory beside the outputs (named as a
+    temporary of the ``_crj``, so a killed job's scratch is removed when it reruns); each
+    product gets the primary keyword ``SDCALIB`` (the calibrator that ran) there and is
+    then renamed into place, so a product with its final name always carries it.
+    """
+    import shutil
+    import tempfile
+
+    from astropy.io import fits
+
+    from stisdarks.calibrate import recalibrate as _recalibrate
+    from stisdarks.calibrate import resolve_calibrator
+    from stisdarks.summary import CALIBRATOR_KEYWORD
+
+    require_hstcal_for("calibrator", calibrator)
     refs = read_json(references_json)
-    outdir = Path(outputs["crj"]).parent
-    written = _recalibrate(
-        raw=products["raw"],
-        flt=products["flt"],
-        crj=products["crj"],
-        sx1=products["sx1"],
-        weekdark=weekdark_fits,
-        pipeline_dark=refs["pipeline_dark"],
-        outdir=outdir,
-        calibrator=calibrator,
-        oref_dir=refs["oref"],
-        obs_id=obs_id,
-        wav=products.get("wav"),
-    )
-    for kind, path in outputs.items():
-        if Path(written[kind]) != Path(path):
+    chosen = resolve_calibrator(calibrator)
+    crj = Path(outputs["crj"])
+    crj.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".tmp-{crj.stem}-", suffix=crj.suffix, dir=crj.parent))
+    try:
+        written = _recalibrate(
+            raw=products["raw"],
+            flt=products["flt"],
+            crj=products["crj"],
+            sx1=products["sx1"],
+            weekdark=weekdark_fits,
+            pipeline_dark=refs["pipeline_dark"],
+            outdir=scratch,
+            calibrator=chosen,
+            oref_dir=refs["oref"],
+            obs_id=obs_id,
+            wav=products.get("wav"),
+        )
+        for kind in outputs:
+            hdul = fits.open(written[kind], mode="update")
+            try:
+                hdul[0].header[CALIBRATOR_KEYWORD] = (
+                    chosen,
+                    "stisdarks calibrator that made this file",
+                )
+            finally:
+                hdul.close(output_verify="silentfix")
+        for kind, path in outputs.items():
             os.replace(written[kind], path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    log.info("recalibrated with the %s calibrator (config: %s)", chosen, calibrator)
     return {k: Path(v) for k, v in outputs.items()}
 
 
@@ -390,18 +464,9 @@ def figure(kind: str, output: os.PathLike, **inputs: Any) -> Path:
 
 
 def summary(output: os.PathLike, **inputs: Any) -> Path:
-    """Write ``summary.json``."""
+    """Write ``summary.json`` (the engine and calibrator are read from the products' headers)."""
     from stisdarks import summary as _summary
-    from stisdarks.calibrate import resolve_calibrator
-    from stisdarks.engines import resolve_engine
 
-    # record what actually ran, not just "auto"
-    inputs["engine"] = (
-        f"{resolve_engine(inputs.get('engine', 'auto'))} (config: {inputs.get('engine', 'auto')})"
-    )
-    inputs["calibrator"] = (
-        f"{resolve_calibrator(inputs.get('calibrator', 'auto'))} (config: {inputs.get('calibrator', 'auto')})"
-    )
     data = _summary.build_summary(**inputs)
     return _summary.write_summary(output, data)
 

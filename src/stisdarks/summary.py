@@ -9,7 +9,10 @@
   (the dispersion direction, along which the spectrum is smooth, unlike across the
   narrow trace), sigma being the recalibrated ``_crj``'s own ERR (read noise and the
   Poisson noise of source and sky), or the robust scatter where ERR is 0;
-- the median and RMS change of the spectrum.
+- the median and RMS change of the spectrum;
+- the engine that built the basedark and weekdark and the calibrator that made the
+  recalibrated products, as recorded in their headers (``SDENGINE``, ``SDCALIB``) when
+  they were built, not as the configuration would resolve them now.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from scipy.ndimage import median_filter
 
 from stisdarks.extraction import box_weights, trace_rows
 from stisdarks.fitsio import atomic_path, ext_data
+from stisdarks.superdark import ENGINE_KEYWORD
 
 __all__ = [
     "hot_pixel_count",
@@ -33,6 +37,7 @@ __all__ = [
     "spectrum_change",
     "build_summary",
     "write_summary",
+    "recorded",
 ]
 
 
@@ -92,6 +97,26 @@ def spectrum_change(pipeline_sx1: os.PathLike, recal_sx1: os.PathLike) -> dict[s
     return out
 
 
+#: primary keyword of the recalibrated products naming the calibrator that made them
+#: (written by ``stages.recalibrate``); ``ENGINE_KEYWORD`` is the darks' (``superdark``)
+CALIBRATOR_KEYWORD = "SDCALIB"
+UNKNOWN = "unknown (not recorded: built by an older stisdarks)"
+
+
+def recorded(path: os.PathLike, keyword: str) -> str:
+    """The value of ``keyword`` in the primary header of ``path`` (:data:`UNKNOWN` if absent)."""
+    value = str(fits.getval(path, keyword, 0, default="")).strip()
+    return value or UNKNOWN
+
+
+def _one_or_each(values: dict[str, str]) -> str:
+    """``"native"`` when every product agrees, else ``"basedark: refstis; weekdark: native"``."""
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        return distinct.pop()
+    return "; ".join(f"{k}: {v}" for k, v in values.items())
+
+
 def _rootnames(csv_path: os.PathLike) -> list[str]:
     with open(csv_path, newline="") as fh:
         return [row["rootname"] for row in csv.DictReader(fh)]
@@ -111,8 +136,6 @@ def build_summary(
     pipeline_sx1: os.PathLike,
     recal_sx1: os.PathLike,
     threshold: float = 0.1,
-    engine: str = "auto",
-    calibrator: str = "auto",
 ) -> dict[str, Any]:
     """Assemble ``summary.json`` from the workflow's artifacts."""
     facts = json.loads(Path(science).read_text())
@@ -128,6 +151,10 @@ def build_summary(
     after = residual_hot_pixels(new, region, noise=noise)
     with fits.open(weekdark) as hw:
         taskname = hw[0].header.get("TASKNAME", "")
+    engines = {
+        name: recorded(path, ENGINE_KEYWORD)
+        for name, path in (("basedark", basedark), ("weekdark", weekdark))
+    }
     return {
         "obs_id": facts["obs_id"],
         "observation_start": facts["start_iso"],
@@ -152,8 +179,8 @@ def build_summary(
             "pixels along their row (sigma: the recalibrated _crj ERR)",
         },
         "spectrum_change": spectrum_change(pipeline_sx1, recal_sx1),
-        "engine": engine,
-        "calibrator": calibrator,
+        "engine": _one_or_each(engines),
+        "calibrator": recorded(recal_crj, CALIBRATOR_KEYWORD),
         "weekdark_taskname": taskname,
     }
 

@@ -41,6 +41,8 @@ SIDE2_MJD = 52091.0
 DARK_VS_T = 0.07
 REF_TEMP = 18.0
 HOT_FLAG = 16
+#: primary keyword naming the engine that built a basedark/weekdark (``native``/``refstis``)
+ENGINE_KEYWORD = "SDENGINE"
 
 
 def check_dark_inputs(paths: Sequence[os.PathLike], *, require_darks: bool = True) -> list[Path]:
@@ -370,6 +372,7 @@ def _write_reference(
     primaries = [firsts[p] for p in paths]
     hdr = reference_primary_header(primaries, [p.name for p in paths], output.name)
     hdr["TASKNAME"] = taskname
+    hdr[ENGINE_KEYWORD] = ("native", "stisdarks engine that built this dark")
     hdr.add_history(f"Built by the stisdarks native engine; CR parameters: {params_source}")
     hdus = [fits.PrimaryHDU(header=hdr)]
     where = geometry_cards(imsets[0].sci_header)

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CCD_NPIX", "Geometry"]
+__all__ = ["CCD_NPIX", "MIN_ROWS", "Geometry"]
 
 #: illuminated STIS CCD size (pixels)
 CCD_NPIX = 1024
+#: fewest rows of a synthetic subarray (room for the trace, its background boxes, blemishes)
+MIN_ROWS = 32
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class Geometry:
     rows: int = CCD_NPIX
 
     def __post_init__(self) -> None:
-        if not 16 <= self.rows <= CCD_NPIX:
-            raise ValueError(f"rows must be between 16 and {CCD_NPIX}, got {self.rows}")
+        if not MIN_ROWS <= self.rows <= CCD_NPIX:
+            raise ValueError(f"rows must be between {MIN_ROWS} and {CCD_NPIX}, got {self.rows}")
 
     @property
     def full_frame(self) -> bool:

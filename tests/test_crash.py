@@ -1,6 +1,7 @@
 """Crash safety: SIGKILL the whole workflow mid-write at every stage, recover, compare.
 
-One copy of the small demo is killed again and again, each time at a later stage, at a
+One copy of the small demo is killed again and again, each time at a later stage (a dark
+download, the basedark, the week's dark list, the recalibration, the figures), at a
 moment when a temporary output certainly exists: the atomic writer's test hook
 (``STISDARKS_TEST_PAUSE_BEFORE_RENAME``, see :mod:`stisdarks.atomic`) holds every write
 to the stage's outputs before its rename, the test waits until such a temporary appears
@@ -43,8 +44,7 @@ FINAL_FITS = [
 #: In workflow order: (stage, the writes held before their rename — a glob relative to
 #: the working directory —, the temporaries of those writes, and only of those).
 KILL_POINTS = [
-    ("demo archive", "resources/demo_archive/darks/*", "resources/demo_archive/darks/.tmp-*"),
-    ("reference cache", "resources/crds/references/hst/stis/*", "resources/crds/references/hst/stis/.tmp-*"),
+    # (the demo archive's own sweep and the shared reference cache's lock: tests/test_atomic.py)
     ("dark download", "resources/archive/darks/*", "resources/archive/darks/.tmp-*"),
     ("basedark", "results/periods/*/basedark.fits", "results/periods/*/.tmp-basedark-*"),
     ("week list", "results/*/week.csv", "results/*/.tmp-week-*"),

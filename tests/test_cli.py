@@ -13,6 +13,8 @@ from astropy.io import fits
 
 from stisdarks.cli import main
 
+from workflow_helpers import without_hstcal
+
 GOLDEN = Path(__file__).parent / "data" / "golden"
 INPUTS = sorted((GOLDEN / "inputs").glob("*_flt.fits"))
 STISDARKS = shutil.which("stisdarks") or str(Path(sys.executable).parent / "stisdarks")
@@ -22,13 +24,10 @@ def cli(*args, env_oref=True, cwd=None, hstcal=True):
     """Run ``stisdarks ARGS``; ``hstcal=False`` hides hstcal's binaries from its PATH."""
     import os
 
-    env = dict(os.environ)
+    env = dict(os.environ) if hstcal else without_hstcal()
     if env_oref:
         env["oref"] = str(GOLDEN / "oref") + "/"
-    path = env.get("PATH", "").split(os.pathsep)
-    if not hstcal:
-        path = [d for d in path if not (Path(d) / "cs0.e").exists()]
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *path])
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return subprocess.run(
         [STISDARKS, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd
     )

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from astropy.io import fits
 
+from stisdarks.bpixtab import flag_bad_pixels
 from stisdarks.crrejtab import resolve_reference
 from stisdarks.errors import InputFileError
 from stisdarks.fitsio import ext_data
@@ -31,6 +32,7 @@ __all__ = [
     "dark_scale_factor",
     "flat_field",
     "mean_dark",
+    "scaled_dark_median",
     "swap_dark_imset",
 ]
 
@@ -133,21 +135,16 @@ def bad_pixel_dq(
             "BPIXTAB %s not found: the dark swap cannot tell its flags from the dark's", name
         )
         return dq
-    ltv1, ltv2 = float(sci_header.get("LTV1", 0.0)), float(sci_header.get("LTV2", 0.0))
-    ny, nx = shape
     opt_elem = str(primary_header.get("OPT_ELEM", "")).strip()
     table = fits.getdata(path, 1)
     has_opt = "OPT_ELEM" in table.columns.names
-    for row in table:
-        if has_opt and str(row["OPT_ELEM"]).strip() not in ("ANY", opt_elem):
-            continue
-        x, y = int(row["PIX1"] - 1 + ltv1), int(row["PIX2"] - 1 + ltv2)
-        length, value = int(row["LENGTH"]), np.int16(row["VALUE"])
-        if int(row["AXIS"]) == 1 and 0 <= y < ny:
-            dq[y, max(x, 0) : max(min(x + length, nx), 0)] |= value
-        elif int(row["AXIS"]) == 2 and 0 <= x < nx:
-            dq[max(y, 0) : max(min(y + length, ny), 0), x] |= value
-    return dq
+    rows = [
+        (int(r["PIX1"]), int(r["PIX2"]), int(r["LENGTH"]), int(r["AXIS"]), int(r["VALUE"]))
+        for r in table
+        if not has_opt or str(r["OPT_ELEM"]).strip() in ("ANY", opt_elem)
+    ]
+    ltv = (float(sci_header.get("LTV1", 0.0)), float(sci_header.get("LTV2", 0.0)))
+    return flag_bad_pixels(dq, rows, ltv)
 
 
 def _mult2d(a, b):
@@ -184,9 +181,13 @@ def mean_dark(
     factor = dark_scale_factor(
         sci_header.get("OCCDHTAV"), float(sci_header.get("EXPSTART", 0.0)), dark[3]
     )
-    k = np.float32(factor * float(sci_header["EXPTIME"]) / atodgain)
-    good = dark[2] == 0
-    return float(np.median(dark[0][good] * k)) if good.any() else 0.0
+    return scaled_dark_median(dark[0], dark[2], factor * float(sci_header["EXPTIME"]) / atodgain)
+
+
+def scaled_dark_median(dark_sci: np.ndarray, dark_dq: np.ndarray, k: float) -> float:
+    """Median of ``dark_sci · k`` (float32) over the pixels with DQ = 0, or 0 (calstis ``MedSciVal``)."""
+    good = dark_dq == 0
+    return float(np.median(dark_sci[good] * np.float32(k))) if good.any() else 0.0
 
 
 def swap_dark_imset(

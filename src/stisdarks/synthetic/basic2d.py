@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from stisdarks.bpixtab import flag_bad_pixels
+from stisdarks.darkswap import scaled_dark_median
 from stisdarks.synthetic.geometry import Geometry
 
 __all__ = [
@@ -60,21 +62,7 @@ def dqicorr(
         apertures longer than 45″ (``52X2``) and for darks.
     """
     dq = np.where(np.trunc(raw.astype(np.float32)) > saturate, SATURATED, 0).astype(np.int16)
-    ltv1, ltv2 = geometry.raw_ltv
-    ny, nx = raw.shape
-    for pix1, pix2, length, axis, value in bpix:
-        x, y = int((pix1 - 1) + ltv1), int((pix2 - 1) + ltv2)
-        if axis == 1:
-            if 0 <= y < ny:
-                x0, x1 = max(x, 0), min(x + length, nx)
-                if x0 < x1:
-                    dq[y, x0:x1] |= np.int16(value)
-        else:
-            if 0 <= x < nx:
-                y0, y1 = max(y, 0), min(y + length, ny)
-                if y0 < y1:
-                    dq[y0:y1, x] |= np.int16(value)
-    return dq
+    return flag_bad_pixels(dq, bpix, geometry.raw_ltv)
 
 
 def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
@@ -234,6 +222,4 @@ def darkcorr(imset, dark, factor: float, exptime: float, atodgain: float):
         its pixels with DQ = 0).
     """
     k = factor * exptime / atodgain
-    good = dark[2] == 0
-    meandark = float(np.median(dark[0][good] * _F32(k))) if good.any() else 0.0
-    return sub2d(imset, dark, k), meandark
+    return sub2d(imset, dark, k), scaled_dark_median(dark[0], dark[2], k)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from stisdarks.bpixtab import flag_bad_pixels
 from stisdarks.fitsio import write_hdul_atomic
 from stisdarks.synthetic.detector import ATODGAIN, READNSE
 from stisdarks.synthetic.geometry import CCD_NPIX, Geometry
@@ -138,14 +139,7 @@ def bad_pixel_table(
         rows.extend((x + 1, y + 1 + k, 6, 1, LARGE_BLEMISH) for k in range(6))
     ys, xs = known_hot
     rows.extend((int(x) + 1, int(y) + y0 + 1, 1, 1, HOT) for y, x in zip(ys, xs, strict=True))
-    dq = np.zeros(geometry.shape, np.int16)
-    for pix1, pix2, length, axis, value in rows:
-        x, y = pix1 - 1, pix2 - 1 - y0
-        if axis == 1:
-            if 0 <= y < geometry.rows:
-                dq[y, max(x, 0) : min(x + length, CCD_NPIX)] |= np.int16(value)
-        elif 0 <= x < CCD_NPIX:
-            dq[max(y, 0) : min(y + length, geometry.rows), x] |= np.int16(value)
+    dq = flag_bad_pixels(np.zeros(geometry.shape, np.int16), rows, geometry.ltv)
     return BadPixels(rows, dq)
 
 

@@ -14,9 +14,6 @@ CALSTIS_STEPS = (
     "DISPCORR", "FLUXCORR", "CTECORR", "SC2DCORR", "GEOCORR", "SGEOCORR", "STATFLAG",
 )  # fmt: skip
 
-#: the steps calstis performs on the demo's raw (see docs/calstis.md for each OMIT)
-PERFORMED = ("DQICORR", "BLEVCORR", "BIASCORR", "CRCORR", "EXPSCORR", "DARKCORR", "FLATCORR")
-
 
 def primary_header(**cards) -> fits.Header:
     """A STIS CCD primary header with the given keywords over the common ones."""
@@ -31,7 +28,7 @@ def primary_header(**cards) -> fits.Header:
     return hdr
 
 
-def switches(state: str, performed: tuple[str, ...] = PERFORMED) -> dict[str, object]:
+def switches(state: str, performed: tuple[str, ...]) -> dict[str, object]:
     """calstis switches: ``state`` (PERFORM or COMPLETE) for ``performed``, OMIT for the rest."""
     out: dict[str, object] = {k: (state if k in performed else "OMIT") for k in CALSTIS_STEPS}
     out["STATFLAG"] = True

@@ -319,11 +319,27 @@ def _run_cs0(root: Path, workdir: Path) -> Path:
 
 
 @pytest.mark.skipif(shutil.which("cs0.e") is None, reason="hstcal's cs0.e is not on PATH")
-@pytest.mark.parametrize("size", [SIZE, 1024], ids=["subarray", "full-frame"])
-def test_calstis_makes_the_archive_products(root, tmp_path_factory, size):
-    """The pipeline _crj and _flt of the archive are what calstis makes of its _raw."""
-    if size != SIZE:
-        root = generate_archive(tmp_path_factory.mktemp("full") / "a", size=size, n_darks=2, seed=8)
+@pytest.mark.parametrize(
+    "readout",
+    [
+        None,
+        {"size": 1024},
+        {"size": 1024, "science_bin": (2, 1), "science_gain": 4},
+        {"size": 1024, "science_bin": (2, 2)},
+        {"size": 1024, "science_bin": (1, 2), "science_gain": 4},
+        {"size": 96, "science_rows": 48, "science_gain": 4},
+    ],
+    ids=["subarray", "full-frame", "binned-2x1-gain4", "binned-2x2", "binned-1x2-gain4",
+         "science-subarray-of-the-darks-gain4"],
+)  # fmt: skip
+def test_calstis_makes_the_archive_products(root, tmp_path_factory, readout):
+    """The pipeline _crj and _flt of the archive are what calstis makes of its _raw.
+
+    Also when the science is binned, a smaller subarray than the darks, or at gain 4:
+    calstis then bins and cuts the unbinned pipeline dark and flat to it.
+    """
+    if readout is not None:
+        root = generate_archive(tmp_path_factory.mktemp("ro") / "a", n_darks=2, seed=8, **readout)
     out = _run_cs0(root, tmp_path_factory.mktemp("cs0"))
     for kind, nimsets in (("crj", 1), ("flt", 2)):
         with (
@@ -336,10 +352,28 @@ def test_calstis_makes_the_archive_products(root, tmp_path_factory, size):
                     ext_data(mine["ERR", k]), ext_data(ref["ERR", k]), rtol=1e-6
                 )
                 np.testing.assert_array_equal(ext_data(mine["DQ", k]), ext_data(ref["DQ", k]))
-                for key in ("EXPTIME", "OCCDHTAV", "LTV1", "LTV2", "MEANBLEV", "MEANDARK"):
+                for key in (
+                    "EXPTIME",
+                    "OCCDHTAV",
+                    "LTV1",
+                    "LTV2",
+                    "LTM1_1",
+                    "LTM2_2",
+                    "MEANBLEV",
+                    "MEANDARK",
+                ):
                     assert mine["SCI", k].header[key] == pytest.approx(
                         ref["SCI", k].header[key], rel=1e-6
                     )
+    # and the _sx1 is calstis' x1d of the _crj, in the science's own pixels
+    want = fits.getdata(out / f"{OBS}_sx1.fits", 1)
+    got = fits.getdata(root / f"science/{OBS}_sx1.fits", 1)[0]
+    for col in want.columns.names:
+        a, b = np.asarray(got[col]), np.asarray(want[0][col])
+        if a.dtype.kind == "f":
+            np.testing.assert_array_max_ulp(a, b, maxulp=8)
+        else:
+            np.testing.assert_array_equal(a, b)
 
 
 def test_sx1_is_the_x1d_extraction_of_the_crj(root):

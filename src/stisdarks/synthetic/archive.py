@@ -14,9 +14,9 @@ from astropy.time import Time
 from stisdarks.fitsio import atomic_path
 from stisdarks.synthetic import reffiles
 from stisdarks.synthetic.darks import DARK_EXPTIME, write_dark_flt
-from stisdarks.synthetic.detector import DARK_FLOOR, dark_frame, hot_pixel_population
+from stisdarks.synthetic.detector import ATODGAIN, DARK_FLOOR, dark_frame, hot_pixel_population
 from stisdarks.synthetic.geometry import Geometry
-from stisdarks.synthetic.science import Scene, write_science
+from stisdarks.synthetic.science import Scene, ScienceMode, write_science
 from stisdarks.synthetic.spectrum import trace_of
 
 __all__ = ["DEFAULT_OBS_ID", "INDEX_COLUMNS", "PERIOD_START", "PERIOD_END", "generate_archive"]
@@ -45,12 +45,12 @@ class _Index:
         self.rows: list[dict] = []
 
     def add(self, path: Path, obs: str, kind: str, target: str, t0: float, exptime: float, gain=1,
-            amp="D", proposid=16511, detector="CCD") -> None:  # fmt: skip
+            amp="D", proposid=16511, detector="CCD", binning=(1, 1)) -> None:  # fmt: skip
         self.rows.append(
             {"obs_id": obs, "kind": kind, "filename": path.name, "path": str(path.relative_to(self.root)),
              "instrument": "STIS", "detector": detector, "target": target, "start_mjd": f"{t0:.8f}",
              "end_mjd": f"{t0 + exptime / 86400.0:.8f}", "exptime": exptime, "ccdgain": gain, "ccdamp": amp,
-             "binaxis1": 1, "binaxis2": 1, "proposid": proposid, "size": path.stat().st_size}
+             "binaxis1": binning[0], "binaxis2": binning[1], "proposid": proposid, "size": path.stat().st_size}
         )  # fmt: skip
 
     def write(self, path: Path) -> None:
@@ -71,6 +71,9 @@ def generate_archive(
     period_end: str = PERIOD_END,
     n_hot: int | None = None,
     extra_obs_ids: tuple[str, ...] = (),
+    science_bin: tuple[int, int] = (1, 1),
+    science_gain: int = 1,
+    science_rows: int | None = None,
 ) -> Path:
     """Write a complete synthetic archive into ``root`` (kept if already complete).
 
@@ -98,6 +101,14 @@ def generate_archive(
     extra_obs_ids : tuple of str
         More science observations of the same period (each a day earlier than the
         previous one), to exercise several targets sharing one basedark.
+    science_bin : (int, int)
+        On-chip binning of the science (1 or 2 per axis; binned science needs
+        ``size=1024``). The darks stay unbinned, as STScI's dark monitor takes them.
+    science_gain : int
+        ``CCDGAIN`` of the science (1 or 4); the darks stay at gain 1.
+    science_rows : int, optional
+        Rows of a science subarray centred inside the archive's rows (default: the
+        archive's own readout).
 
     Returns
     -------
@@ -110,6 +121,13 @@ def generate_archive(
         return root
     rng = np.random.default_rng(seed)
     geometry = Geometry(size)
+    if science_gain not in ATODGAIN:
+        raise ValueError(f"science_gain must be one of {sorted(ATODGAIN)}, got {science_gain}")
+    mode = ScienceMode(Geometry(science_rows or size, bin=tuple(science_bin)), gain=science_gain)
+    if mode.geometry.rows > size:
+        raise ValueError(
+            f"science_rows ({science_rows}) must not exceed the archive's rows ({size})"
+        )
     shape = geometry.shape
     start, end = _mjd(period_start), _mjd(period_end)
     obs_mjd = end - 1.5 / 24.0
@@ -186,22 +204,26 @@ def generate_archive(
         oref / reffiles.PFLTFILE, geometry, flat, flat_err, no_dq, FILENAME=reffiles.PFLTFILE,
         FILETYPE="PIXEL-TO-PIXEL FLAT", PEDIGREE="INFLIGHT 01/01/2021", USEAFTER="Jan 01 1997 00:00:00",
     )  # fmt: skip
-    bias = rng.normal(0.0, 0.8, shape).astype(np.float32)
-    bias_err = np.full(shape, 0.2, np.float32)
+    # the bias is made for the science readout (STScI keeps one per binning and gain)
+    sci_shape = mode.geometry.shape
+    bias = rng.normal(0.0, 0.8, sci_shape).astype(np.float32)
+    bias_err = np.full(sci_shape, 0.2, np.float32)
+    bias_dq = np.zeros(sci_shape, np.int16)
     reffiles.write_reference_image(
-        oref / reffiles.BIASFILE, geometry, bias, bias_err, no_dq, FILENAME=reffiles.BIASFILE,
+        oref / reffiles.BIASFILE, mode.geometry, bias, bias_err, bias_dq, FILENAME=reffiles.BIASFILE,
         FILETYPE="CCD BIAS IMAGE", PEDIGREE="INFLIGHT 01/01/2021", USEAFTER="Jan 01 1997 00:00:00",
+        BINAXIS1=mode.geometry.bin[0], BINAXIS2=mode.geometry.bin[1],
     )  # fmt: skip
     refs = reffiles.Refs(
         dark=(pipe_sci, pipe_err, pipe_dq), dark_header=dark_header, flat=(flat, flat_err, no_dq),
-        bias=(bias, bias_err, no_dq), bpix=bad.rows,
+        bias=(bias, bias_err, bias_dq), bpix=bad.rows,
     )  # fmt: skip
 
     # --- the science observations
     scene = Scene(geometry, trace, floor, hot)
-    write_science(root / "science", oref, rng, obs_id, scene, refs, obs_mjd, index.add)
+    write_science(root / "science", oref, rng, obs_id, scene, refs, obs_mjd, index.add, mode)
     for k, extra in enumerate(extra_obs_ids, 1):
-        write_science(root / "science", oref, rng, extra, scene, refs, obs_mjd - k, index.add)
+        write_science(root / "science", oref, rng, extra, scene, refs, obs_mjd - k, index.add, mode)
 
     # --- tables, truth, and last the index (marks completion)
     with atomic_path(root / "anneal_periods.csv") as tmp:
@@ -209,6 +231,8 @@ def generate_archive(
     nx = shape[1]
     truth = {
         "seed": seed, "size": size, "n_darks": n_darks, "obs_id": obs_id,
+        "science": {"binaxis1": mode.geometry.bin[0], "binaxis2": mode.geometry.bin[1],
+                    "ccdgain": mode.gain, "rows": mode.geometry.rows},
         "detector_first_row": geometry.first_row,
         "period": {"start": period_start, "end": period_end, "start_mjd": start, "end_mjd": end},
         "obs_mjd": obs_mjd, "pipeline_dark": reffiles.DARKFILE, "pipeline_dark_mjd": pipe_mjd,

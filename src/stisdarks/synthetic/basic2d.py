@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stisdarks.bpixtab import flag_bad_pixels
+from stisdarks.binning import binned_bad_pixels
 from stisdarks.darkswap import scaled_dark_median
 from stisdarks.synthetic.geometry import Geometry
 
@@ -51,7 +51,8 @@ def dqicorr(
     geometry : Geometry
         Its readout.
     bpix : sequence of (PIX1, PIX2, LENGTH, AXIS, VALUE)
-        BPIXTAB rows (1-indexed detector positions; AXIS 1 = along x, 2 = along y).
+        BPIXTAB rows (1-indexed detector positions; AXIS 1 = along x, 2 = along y);
+        binned data are flagged through a detector-sized scratch array, as calstis does.
     saturate : float
         ``SATURATE`` of the CCDTAB row (DN).
 
@@ -62,7 +63,7 @@ def dqicorr(
         apertures longer than 45″ (``52X2``) and for darks.
     """
     dq = np.where(np.trunc(raw.astype(np.float32)) > saturate, SATURATED, 0).astype(np.int16)
-    return flag_bad_pixels(dq, bpix, geometry.raw_ltv)
+    return binned_bad_pixels(dq, bpix, geometry.image_cards(raw=True))
 
 
 def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
@@ -128,7 +129,7 @@ def blevcorr(
         The ``MEANBLEV`` keyword.
     """
     sci = raw.astype(np.float32)
-    rows = geometry.rows
+    rows = geometry.shape[0]
     b0, b1 = geometry.bias_section
     bottom, left = geometry.bottom, geometry.left
     js, levels = [], []

@@ -1,11 +1,14 @@
 """The synthetic science observation: a faint CR-SPLIT = 2 G430L spectrum and its products.
 
-The ``_raw`` is made like the STIS CCD reads it (overscan, bias level drifting with
-the row, read noise, cosmic rays, the dark current of the day and the flat), then
-calibrated exactly as calstis' ``cs0.e`` calibrates it (``calstis1a`` → ``calstis2`` →
-``calstis1`` on the ``_crj`` and on each image set for the ``_flt``; see
+The ``_raw`` is made like the STIS CCD reads it (the charge of the source, the dark
+current of the day and the cosmic rays collected in detector pixels, summed into the
+readout's bins, overscan, a bias level drifting with the row, read noise, the gain),
+then calibrated exactly as calstis' ``cs0.e`` calibrates it (``calstis1a`` →
+``calstis2`` → ``calstis1`` on the ``_crj`` and on each image set for the ``_flt``; see
 :mod:`stisdarks.synthetic.basic2d`) with the archive's reference files, the pipeline
-dark among them.
+dark among them. The readout may be the archive's own, a smaller subarray or a binned
+full frame, at gain 1 or 4: the unbinned dark and flat are cut and binned to it as
+calstis does (:mod:`stisdarks.binning`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time
 
-from stisdarks.crreject import crreject_stack
+from stisdarks.binning import BinPlan, find_bin, fit_reference
+from stisdarks.crreject import CR_FLAG, crreject_stack
 from stisdarks.crrejtab import read_crrejtab
 from stisdarks.darkswap import dark_scale_factor
 from stisdarks.fitsio import write_hdul_atomic
@@ -45,7 +49,7 @@ from stisdarks.synthetic.reffiles import (
     Refs,
 )
 
-__all__ = ["SCI_EXPTIME", "SDQFLAGS", "Scene", "write_science"]
+__all__ = ["SCI_EXPTIME", "SDQFLAGS", "Scene", "ScienceMode", "write_science"]
 
 SCI_EXPTIME = 900.0  # per CR-SPLIT image set
 SDQFLAGS = 31743
@@ -54,7 +58,7 @@ CR_SPLIT_TEMPS = (17.6, 17.9)  # housing temperature of each image set (C)
 
 @dataclass(frozen=True)
 class Scene:
-    """What the detector sees during the science exposure."""
+    """What the detector sees during the science exposure (on the archive's unbinned pixels)."""
 
     geometry: Geometry
     trace: np.ndarray  # row of the spectrum per column (0-indexed image rows)
@@ -62,18 +66,48 @@ class Scene:
     hot: HotPixels
 
 
-def _raw_image_sets(rng, scene: Scene, refs: Refs, starts, temps, obs_id: str):
+@dataclass(frozen=True)
+class ScienceMode:
+    """How the science is read out: the readout geometry (binning, rows) and ``CCDGAIN``."""
+
+    geometry: Geometry
+    gain: int = 1
+
+    @property
+    def atodgain(self) -> float:
+        """e⁻/DN (the CCDTAB's ``ATODGAIN``)."""
+        return ATODGAIN[self.gain]
+
+    @property
+    def readnse(self) -> float:
+        """Read noise (e⁻)."""
+        return READNSE[self.gain]
+
+
+def _bin_sum(image: np.ndarray, plan: BinPlan | None) -> np.ndarray:
+    """Charge collected in each readout pixel: the image cut and summed within bins."""
+    if plan is None:
+        return image
+    ny, nx = plan.shape
+    cut = image[plan.y0 : plan.y0 + ny * plan.ry, plan.x0 : plan.x0 + nx * plan.rx]
+    return cut.reshape(ny, plan.ry, nx, plan.rx).sum(axis=(1, 3))
+
+
+def _raw_image_sets(
+    rng, scene: Scene, refs: Refs, readout: ScienceMode, starts, temps, obs_id: str
+):
     """Raw uint16 image sets with overscan and their SCI-header keywords."""
-    geometry = scene.geometry
-    g, rn = ATODGAIN[1], READNSE[1]
-    source = spectrum.source_image(geometry.shape, scene.trace)
-    obs_dark = scene.floor + scene.hot.image(geometry.shape, starts[0])
+    geometry = readout.geometry
+    g, rn = readout.atodgain, readout.readnse
+    plan = find_bin(geometry.readout(), scene.geometry.readout(), "archive")
+    source = spectrum.source_image(scene.geometry.shape, scene.trace)
+    obs_dark = scene.floor + scene.hot.image(scene.geometry.shape, starts[0])
     ny_raw, nx_raw = geometry.raw_shape
     out = []
     for k, (t0, temp) in enumerate(zip(starts, temps, strict=True), 1):
         rate = source * refs.flat[0] + obs_dark * temperature_factor(temp)
-        electrons = rng.poisson(rate * SCI_EXPTIME).astype(np.float64)
-        electrons += rng.normal(0, rn, geometry.shape)
+        collected = _bin_sum(rng.poisson(rate * SCI_EXPTIME).astype(np.float64), plan)
+        electrons = collected + rng.normal(0, rn, geometry.shape)
         dn = (electrons + cosmic_rays(rng, geometry.shape, SCI_EXPTIME)) / g
         # bias: a level that drifts slightly with the row, the bias image, read noise everywhere
         level = BIAS_LEVEL + 0.6 * (np.arange(ny_raw) / ny_raw - 0.5)
@@ -87,21 +121,43 @@ def _raw_image_sets(rng, scene: Scene, refs: Refs, starts, temps, obs_id: str):
     return out
 
 
-def _calstis1a(raw: np.ndarray, geometry: Geometry, refs: Refs):
+def _calstis1a(raw: np.ndarray, readout: ScienceMode, refs: Refs):
     """``_raw`` image set → ``_blv_tmp``: DQICORR, BLEVCORR, ERR, BIASCORR."""
+    geometry = readout.geometry
     dq = basic2d.dqicorr(raw, geometry, refs.bpix, SATURATE)
     sci, dq, meanblev = basic2d.blevcorr(
         raw, dq, geometry, sdqflags=SDQFLAGS, ccdbias=BIAS_LEVEL, blev_clip=BLEV_CLIP
     )
-    err = basic2d.init_err(sci, ATODGAIN[1], READNSE[1])
+    err = basic2d.init_err(sci, readout.atodgain, readout.readnse)
     return basic2d.sub2d((sci, err, dq), refs.bias), meanblev
 
 
-def _calstis1(imset, refs: Refs, exptime: float, temp: float, expstart: float):
-    """DARKCORR (with the pipeline dark) and FLATCORR of one image set."""
-    factor = dark_scale_factor(temp, expstart, refs.dark_header)
-    darked, meandark = basic2d.darkcorr(imset, refs.dark, factor, exptime, ATODGAIN[1])
-    return basic2d.div2d(darked, refs.flat), meandark
+@dataclass(frozen=True)
+class _Calibration:
+    """The pipeline dark and the flat as calstis applies them to the readout."""
+
+    dark: tuple[np.ndarray, np.ndarray, np.ndarray]
+    dark_header: fits.Header
+    flat: tuple[np.ndarray, np.ndarray, np.ndarray]
+    atodgain: float
+
+    @classmethod
+    def of(cls, scene: Scene, refs: Refs, readout: ScienceMode) -> _Calibration:
+        ref_hdr = fits.Header(scene.geometry.image_cards())
+        img_hdr = fits.Header(readout.geometry.image_cards())
+        shape = readout.geometry.shape
+        return cls(
+            dark=fit_reference(refs.dark, ref_hdr, img_hdr, shape, average=False),
+            dark_header=refs.dark_header,
+            flat=fit_reference(refs.flat, ref_hdr, img_hdr, shape, average=True),
+            atodgain=readout.atodgain,
+        )
+
+    def apply(self, imset, exptime: float, temp: float, expstart: float):
+        """DARKCORR (with the pipeline dark) and FLATCORR of one image set."""
+        factor = dark_scale_factor(temp, expstart, self.dark_header)
+        darked, meandark = basic2d.darkcorr(imset, self.dark, factor, exptime, self.atodgain)
+        return basic2d.div2d(darked, self.flat), meandark
 
 
 def write_science(
@@ -113,20 +169,29 @@ def write_science(
     refs: Refs,
     obs_mjd: float,
     add: Callable[..., None],
+    mode: ScienceMode | None = None,
 ) -> None:
-    """Write ``{obs_id}_{raw,wav,flt,crj,sx1}.fits`` into ``directory`` and index them with ``add``."""
-    geometry = scene.geometry
-    tables = spectrum.write_tables(oref, geometry, scene.trace)
+    """Write ``{obs_id}_{raw,wav,flt,crj,sx1}.fits`` into ``directory`` and index them with ``add``.
+
+    ``mode`` is the science readout (default: the archive's geometry at gain 1); ``refs.bias``
+    must be of its shape.
+    """
+    mode = mode or ScienceMode(scene.geometry)
+    geometry = mode.geometry
+    tables = spectrum.write_tables(oref, scene.geometry, scene.trace)
+    calib = _Calibration.of(scene, refs, mode)
     starts = [obs_mjd, obs_mjd + (SCI_EXPTIME + 60.0) / 86400.0]
     temps = list(CR_SPLIT_TEMPS)
-    raw_sets = _raw_image_sets(rng, scene, refs, starts, temps, obs_id)
+    raw_sets = _raw_image_sets(rng, scene, refs, mode, starts, temps, obs_id)
+    indexed = {"gain": mode.gain, "binning": geometry.bin}
     texpstrt, texpend = starts[0], starts[-1] + SCI_EXPTIME / 86400.0
     t_total = 2 * SCI_EXPTIME
     date_obs = Time(texpstrt, format="mjd", scale="utc").datetime
     common = dict(
         ROOTNAME=obs_id, OBSTYPE="SPECTROSCOPIC", OBSMODE="ACCUM", TARGNAME="SYNTH-FAINT-STAR", RA_TARG=150.0,
         DEC_TARG=2.2, OPT_ELEM="G430L", APERTURE="52X2", PROPAPER="52X2", APER_FOV="52x2", CENWAVE=4300,
-        CRSPLIT=2, NRPTEXP=1, **geometry.subarray_cards(), SCLAMP="NONE",
+        CRSPLIT=2, NRPTEXP=1, **geometry.subarray_cards(), SCLAMP="NONE", CCDGAIN=mode.gain,
+        ATODGAIN=mode.atodgain, READNSE=mode.readnse,
         **{"DATE-OBS": date_obs.strftime("%Y-%m-%d"), "TIME-OBS": date_obs.strftime("%H:%M:%S")},
         TEXPSTRT=texpstrt, TEXPEND=texpend, TEXPTIME=t_total, PROPOSID=16196,
         PROPTTL1="Synthetic faint-source G430L spectroscopy", WAVECAL=f"{obs_id}_wav.fits",
@@ -150,14 +215,14 @@ def write_science(
         ]
     path = directory / f"{obs_id}_raw.fits"
     write_hdul_atomic(fits.HDUList(hdus), path)
-    add(path, obs_id, "raw", common["TARGNAME"], texpstrt, t_total)
+    add(path, obs_id, "raw", common["TARGNAME"], texpstrt, t_total, **indexed)
 
     # calstis1a per image set, then calstis2 with the CRREJTAB row (CRMASK: flags into _blv_tmp)
-    blv, meanblev = zip(*(_calstis1a(raw, geometry, refs) for raw, _ in raw_sets), strict=True)
+    blv, meanblev = zip(*(_calstis1a(raw, mode, refs) for raw, _ in raw_sets), strict=True)
     params = read_crrejtab(oref / CRRTAB, 2, SCI_EXPTIME, "SPECTROSCOPIC")
-    noise = float(np.float32(READNSE[1]) / np.float32(ATODGAIN[1]))
+    noise = float(np.float32(mode.readnse) / np.float32(mode.atodgain))
     crj = crreject_stack([b[0] for b in blv], [b[2] for b in blv], [SCI_EXPTIME] * 2, [noise] * 2,
-                         [ATODGAIN[1]] * 2, params, return_masks=True)  # fmt: skip
+                         [mode.atodgain] * 2, params, return_masks=True)  # fmt: skip
     temptot = np.float32(0)
     for temp in temps:
         temptot = np.float32(temptot + np.float32(temp) * np.float32(SCI_EXPTIME))
@@ -166,8 +231,8 @@ def write_science(
     done = switches("COMPLETE", spectrum.PERFORMED)
 
     # calstis1 on _crj_tmp: dark with the total EXPTIME and exposure-weighted OCCDHTAV, then flat
-    (crj_sci, crj_err, crj_dq), meandark = _calstis1(
-        (crj.sci, crj.err, crj.dq), refs, t_total, t_crj, starts[0]
+    (crj_sci, crj_err, crj_dq), meandark = calib.apply(
+        (crj.sci, crj.err, crj.dq), t_total, t_crj, starts[0]
     )
     crj_cards = {**raw_sets[0][1], **image, "EXPTIME": t_total, "EXPEND": texpend, "OCCDHTAV": t_crj,
                  "NCOMBINE": 2, "MEANBLEV": float(meanblev[0]), "MEANDARK": meandark}  # fmt: skip
@@ -177,7 +242,7 @@ def write_science(
     path = directory / f"{obs_id}_crj.fits"
     write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary),
                                     *image_set(1, crj_sci, crj_err, crj_dq, crj_cards)]), path)  # fmt: skip
-    add(path, obs_id, "crj", common["TARGNAME"], texpstrt, t_total)
+    add(path, obs_id, "crj", common["TARGNAME"], texpstrt, t_total, **indexed)
 
     # _flt (EXPSCORR): each _blv_tmp image set with its CR flags, dark- and flat-corrected
     hdus = [
@@ -188,24 +253,26 @@ def write_science(
     for k, (imset, (_, cards), temp, t0) in enumerate(
         zip(blv, raw_sets, temps, starts, strict=True)
     ):
-        cr = np.where(crj.masks[k], np.int16(8192), np.int16(0)) if params.crmask else np.int16(0)
-        flagged = (imset[0], imset[1], ((imset[2] & ~np.int16(8192)) | cr).astype(np.int16))
-        (sci, err, dq), meandark_k = _calstis1(flagged, refs, SCI_EXPTIME, temp, t0)
+        cr = (
+            np.where(crj.masks[k], np.int16(CR_FLAG), np.int16(0)) if params.crmask else np.int16(0)
+        )
+        flagged = (imset[0], imset[1], ((imset[2] & ~np.int16(CR_FLAG)) | cr).astype(np.int16))
+        (sci, err, dq), meandark_k = calib.apply(flagged, SCI_EXPTIME, temp, t0)
         cards = {**cards, **image, "MEANBLEV": float(meanblev[k]), "MEANDARK": meandark_k}
         hdus += image_set(k + 1, sci, err, dq, cards)
     path = directory / f"{obs_id}_flt.fits"
     write_hdul_atomic(fits.HDUList(hdus), path)
-    add(path, obs_id, "flt", common["TARGNAME"], texpstrt, t_total)
+    add(path, obs_id, "flt", common["TARGNAME"], texpstrt, t_total, **indexed)
 
     # _sx1: calstis' x1d of the _crj
     path = directory / f"{obs_id}_sx1.fits"
     spectrum.write_sx1(path, (crj_sci, crj_err, crj_dq), crj_cards,
                        primary_header(FILENAME=path.name, **common, **done, NEXTEND=1), oref, tables)  # fmt: skip
-    add(path, obs_id, "sx1", common["TARGNAME"], texpstrt, t_total)
+    add(path, obs_id, "sx1", common["TARGNAME"], texpstrt, t_total, **indexed)
 
     # _wav: a raw lamp exposure through the same slit (emission lines along the slit), with overscan
     t_wav = texpend + 60.0 / 86400.0
-    lamp = spectrum.lamp_raw(rng, geometry, BIAS_LEVEL, READNSE[1] / ATODGAIN[1])
+    lamp = spectrum.lamp_raw(rng, geometry, BIAS_LEVEL, mode.readnse / mode.atodgain)
     wav_common = {**common, "TARGNAME": "WAVELINE", "TEXPTIME": 1.0, "TEXPSTRT": t_wav,
                   "TEXPEND": t_wav + 1 / 86400, "CRSPLIT": 1, "NEXTEND": 3, "SCLAMP": "HITM1"}  # fmt: skip
     wav_common.pop("WAVECAL")
@@ -222,4 +289,4 @@ def write_science(
     write_hdul_atomic(fits.HDUList([fits.PrimaryHDU(header=primary), sci,
                                     empty_extension("ERR", 1, lamp.shape, wav_cards),
                                     empty_extension("DQ", 1, lamp.shape, wav_cards)]), path)  # fmt: skip
-    add(path, obs_id, "wav", "WAVELINE", t_wav, 1.0)
+    add(path, obs_id, "wav", "WAVELINE", t_wav, 1.0, **indexed)

@@ -45,6 +45,7 @@ rule figure_ratio:
     input:
         weekdark="results/{obs}/weekdark.fits",
         references="results/{obs}/references.json",
+        science="resources/archive/{obs}/{obs}_crj.fits",
     output:
         report(
             "results/{obs}/figures/weekdark_over_pipeline.png",

@@ -12,6 +12,7 @@ from astropy.io import fits
 from scipy.ndimage import median_filter
 
 from stisdarks import hstcal
+from stisdarks.binning import readout_of
 from stisdarks.calibrate import recalibrate, resolve_calibrator
 from stisdarks.darkswap import dark_scale_factor
 from stisdarks.errors import StisDarksError
@@ -142,3 +143,48 @@ def test_calstis_forced_without_cs0_is_one_line(archive, tmp_path, monkeypatch):
                     pipeline_dark=archive / "oref" / "syn_pipe_drk.fits", outdir=tmp_path / "o",
                     calibrator="calstis", obs_id=OBS)  # fmt: skip
     assert "\n" not in str(err.value) and not list((tmp_path / "o").glob("*.fits"))
+
+
+@pytest.fixture(scope="module", params=["binned2x1-gain4", "subarray-gain4"])
+def readout_archive(request, tmp_path_factory):
+    """An archive whose science is read out unlike its (unbinned, gain-1) darks."""
+    kwargs = {
+        "binned2x1-gain4": dict(size=1024, science_bin=(2, 1), science_gain=4),
+        "subarray-gain4": dict(size=96, science_rows=48, science_gain=4),
+    }[request.param]
+    return generate_archive(tmp_path_factory.mktemp("ro") / "a", n_darks=2, seed=12, **kwargs)
+
+
+def test_dark_swap_bins_the_dark_to_the_science_and_uses_its_gain(readout_archive, tmp_path):
+    """A new hot pixel of the (unbinned) dark lands in the science pixel that sums it, divided by gain 4."""
+    p = products(readout_archive)
+    pipe = readout_archive / "oref" / "syn_pipe_drk.fits"
+    with fits.open(p["crj"]) as crj:
+        shape = crj["SCI"].data.shape
+        ro = readout_of(crj["SCI"].header, shape)
+    dark_ltv2 = fits.getval(pipe, "LTV2", "SCI")
+    # detector pixels (0-indexed) → dark pixels, and the science pixel each falls in
+    detector = [(500, 301), (505, 600)]
+    science = [
+        ((y - ro.corner[1]) // ro.bin[1], (x - ro.corner[0]) // ro.bin[0]) for y, x in detector
+    ]
+    week = other_dark(
+        readout_archive, tmp_path, {(y + int(dark_ltv2), x): 1.0 for y, x in detector}
+    )
+    out = recalibrate(**p, weekdark=week, pipeline_dark=pipe, outdir=tmp_path / "recal", calibrator="native",
+                      oref_dir=readout_archive / "oref", obs_id=OBS)  # fmt: skip
+    assert fits.getval(p["crj"], "ATODGAIN") == 4.0
+    flat = fits.getdata(readout_archive / "oref" / "syn_pfl.fits", "SCI")
+    with fits.open(p["crj"]) as old, fits.open(out["crj"]) as new:
+        assert new["SCI"].data.shape == shape
+        t, temp = old["SCI"].header["EXPTIME"], old["SCI"].header["OCCDHTAV"]
+        f = dark_scale_factor(temp, old["SCI"].header["EXPSTART"], fits.getheader(pipe))
+        delta = old["SCI"].data - new["SCI"].data
+        for (y, x), (sy, sx) in zip(detector, science, strict=True):
+            # the flat averaged over the science pixel's detector pixels (calstis bin2d, avg)
+            xs = [ro.corner[0] + ro.bin[0] * sx + k for k in range(ro.bin[0])]
+            assert x in xs
+            binned_flat = np.mean([flat[y + int(dark_ltv2), c] for c in xs])
+            assert delta[sy, sx] == pytest.approx(1.0 * f * t / 4.0 / binned_flat, rel=1e-4)
+            assert new["DQ"].data[sy, sx] & 16
+        assert np.count_nonzero(delta) == len(detector)

@@ -93,13 +93,22 @@ def test_native_sx1_equals_calstis_x1d(native_sx1, files):
 
 
 @pytest.mark.skipif(shutil.which("cs0.e") is None, reason="hstcal's cs0.e is not on PATH")
-def test_native_recalibration_equals_calstis_live(tmp_path, monkeypatch):
-    """The whole native recalibration (_flt, _crj, _sx1) against calstis run now on a new archive."""
+@pytest.mark.parametrize(
+    "readout",
+    [{"size": 48}, {"size": 96, "science_rows": 48, "science_gain": 4}],
+    ids=["same-readout", "subarray-of-the-darks-gain4"],
+)
+def test_native_recalibration_equals_calstis_live(tmp_path, monkeypatch, readout):
+    """The whole native recalibration (_flt, _crj, _sx1) against calstis run now on a new archive.
+
+    Also for a science subarray inside the darks' rows at gain 4: both calibrators cut the
+    unbinned gain-1 weekdark to it and scale it by ATODGAIN = 4.
+    """
     from stisdarks.calibrate import recalibrate
     from stisdarks.superdark import make_basedark, make_weekdark
     from stisdarks.synthetic import generate_archive
 
-    root = generate_archive(tmp_path / "a", size=48, n_darks=6, seed=23)
+    root = generate_archive(tmp_path / "a", n_darks=6, seed=23, **readout)
     oref = root / "oref"
     monkeypatch.setenv("oref", f"{oref}/")
     darks = sorted((root / "darks").glob("odark*_flt.fits"))

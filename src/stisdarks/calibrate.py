@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from stisdarks.binning import fit_reference
 from stisdarks.crrejtab import resolve_reference
 from stisdarks.darkswap import bad_pixel_dq, flat_field, mean_dark, swap_dark_imset
 from stisdarks.errors import InputFileError, StisDarksError
@@ -43,12 +44,31 @@ def resolve_calibrator(calibrator: str = "auto") -> str:
 
 def _read_dark(path: os.PathLike):
     with fits.open(path) as hdul:
-        return (
+        triple = (
             ext_data(hdul["SCI", 1], np.float32),
             ext_data(hdul["ERR", 1], np.float32),
             ext_data(hdul["DQ", 1], np.int16),
-            hdul[0].header.copy(),
         )
+        return triple, hdul[0].header.copy(), hdul["SCI", 1].header.copy()
+
+
+def _dark_for(dark, what: str, primary: fits.Header, sci_header: fits.Header, shape):
+    """The dark as calstis applies it to this image set: ``(sci, err, dq, primary_header)``.
+
+    Cut and summed to the science readout (:func:`stisdarks.binning.fit_reference`);
+    a dark of another amplifier cannot serve the data.
+    """
+    triple, dark_primary, dark_sci = dark
+    amp, dark_amp = (str(h.get("CCDAMP", "ANY")).strip().upper() for h in (primary, dark_primary))
+    if dark_amp not in ("ANY", "", amp):
+        raise StisDarksError(
+            f"the {what} was read through amplifier {dark_amp} but the science through {amp}; "
+            "a dark serves data of its own amplifier only"
+        )
+    return (
+        *fit_reference(triple, dark_sci, sci_header, shape, average=False, what=what),
+        dark_primary,
+    )
 
 
 def swap_dark_file(
@@ -60,8 +80,12 @@ def swap_dark_file(
     oref_search=(),
     new_name: str,
 ) -> Path:
-    """Write ``dest``: the calibrated ``src`` (``_flt`` or ``_crj``) with its dark swapped."""
-    old, new = _read_dark(old_dark), _read_dark(new_dark)
+    """Write ``dest``: the calibrated ``src`` (``_flt`` or ``_crj``) with its dark swapped.
+
+    The darks may be unbinned full frames (as STScI's and the weekdark are): each is cut
+    and binned to the data's readout, as calstis does, and the data's own ATODGAIN is used.
+    """
+    old_read, new_read = _read_dark(old_dark), _read_dark(new_dark)
     with fits.open(src) as hdul:
         out = fits.HDUList([h.copy() for h in hdul])
     primary = out[0].header
@@ -75,13 +99,10 @@ def swap_dark_file(
     for k in range(1, nimsets + 1):
         sci_hdu, err_hdu, dq_hdu = out["SCI", k], out["ERR", k], out["DQ", k]
         sci = ext_data(sci_hdu, np.float32)
-        if old[0].shape != sci.shape or new[0].shape != sci.shape:
-            raise StisDarksError(
-                f"{Path(src).name} is {sci.shape[1]}x{sci.shape[0]} but a dark is {new[0].shape[1]}x{new[0].shape[0]}; "
-                "binned or subarray data need calibrator: calstis"
-            )
-        if flat is None:
-            flat = flat_field(primary, sci.shape, oref_search)
+        if flat is None:  # every image set of a file has the same readout
+            old = _dark_for(old_read, "pipeline dark", primary, sci_hdu.header, sci.shape)
+            new = _dark_for(new_read, "new dark", primary, sci_hdu.header, sci.shape)
+            flat = flat_field(primary, sci_hdu.header, sci.shape, oref_search)
             bpix = bad_pixel_dq(primary, sci_hdu.header, sci.shape, oref_search)
         new_sci, new_err, new_dq = swap_dark_imset(
             sci, ext_data(err_hdu, np.float32), ext_data(dq_hdu, np.int16), sci_hdu.header, old, new,

@@ -9,7 +9,9 @@ flat. So, image set by image set::
 
 For a CR-SPLIT ``_crj`` the dark is subtracted after the rejection with the total
 EXPTIME and the exposure-weighted OCCDHTAV, so the same formula is exact on the
-``_crj`` itself (``docs/calstis.md``).
+``_crj`` itself (``docs/calstis.md``). For binned or subarray data, DARK and FLAT are
+the unbinned reference files cut and binned to the data as calstis does
+(:mod:`stisdarks.binning`), and ATODGAIN is the data's own (4 at gain 4).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from astropy.io import fits
 
-from stisdarks.bpixtab import flag_bad_pixels
+from stisdarks.binning import binned_bad_pixels, fit_reference
 from stisdarks.crrejtab import resolve_reference
 from stisdarks.errors import InputFileError
 from stisdarks.fitsio import ext_data
@@ -55,59 +57,76 @@ def dark_scale_factor(
     return 1.0 + drk_vs_t * (t - ref_temp)
 
 
-def _read_flat(key: str, name: str, oref_search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _read_flat(key: str, name: str, oref_search):
     path = resolve_reference(name, oref_search)
     if path is None:
         raise InputFileError(f"{key} {name} not found; sync the references (crds) or set oref")
     with fits.open(path) as hdul:
-        return (
+        triple = (
             ext_data(hdul["SCI", 1], np.float32),
             ext_data(hdul["ERR", 1], np.float32),
             ext_data(hdul["DQ", 1], np.int16),
         )
+        return triple, hdul["SCI", 1].header.copy()
 
 
 def flat_field(
-    primary_header: fits.Header, shape: tuple[int, int], oref_search: Sequence[os.PathLike] = ()
+    primary_header: fits.Header,
+    sci_header: fits.Header,
+    shape: tuple[int, int],
+    oref_search: Sequence[os.PathLike] = (),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The flat calstis divided by, with its error and DQ: ``PFLTFILE · DFLTFILE · LFLTFILE``.
+    """The flat calstis divided an image set by: ``PFLTFILE · DFLTFILE · LFLTFILE``, fitted to it.
 
     As calstis' FLATCORR: P and D multiplied with ``mult2d`` (errors combined, DQ OR),
-    the low-order flat expanded bilinearly (``unbin2d``, variances interpolated). Ones
-    (error 0) when FLATCORR was not done. Only flats of the data's size are supported
-    here; anything else is a clear error.
+    the low-order flat expanded bilinearly to their size (``unbin2d``, variances
+    interpolated), then the product cut and averaged to the image's readout
+    (:func:`stisdarks.binning.fit_reference`) when the data are binned or a subarray.
+    Ones (error 0) when FLATCORR was not done.
+
+    Parameters
+    ----------
+    primary_header, sci_header : Header
+        The calibrated file's primary header and the image set's SCI header (``LTV``/``LTM``).
+    shape : (rows, columns)
+        The image set's shape.
+    oref_search : sequence of path-like
+        Directories to look for the flats in.
     """
     ones = (np.ones(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.int16))
     if str(primary_header.get("FLATCORR", "")).strip() != "COMPLETE":
         return ones
     flat: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    flat_header: fits.Header | None = None
     for key in ("PFLTFILE", "DFLTFILE"):
         name = str(primary_header.get(key, "")).strip()
         if not name or name.upper() == "N/A":
             continue
-        part = _read_flat(key, name, oref_search)
-        if part[0].shape != shape:
+        part, header = _read_flat(key, name, oref_search)
+        if flat is not None and part[0].shape != flat[0].shape:
             raise InputFileError(
-                f"{key} {name} is {part[0].shape[1]}x{part[0].shape[0]} but the data are {shape[1]}x{shape[0]}; "
-                "binned or subarray data need calstis (calibrator: calstis)"
+                f"{key} {name} is {part[0].shape[1]}x{part[0].shape[0]}, not the size of the other flat"
             )
         flat = part if flat is None else _mult2d(flat, part)
+        flat_header = flat_header if flat_header is not None else header
     name = str(primary_header.get("LFLTFILE", "")).strip()
     if name and name.upper() != "N/A":
-        low = _read_flat("LFLTFILE", name, oref_search)
+        low, _ = _read_flat("LFLTFILE", name, oref_search)
+        target = flat[0].shape if flat is not None else shape
         expanded = (
-            _expand(low[0], shape),
-            np.sqrt(np.maximum(_expand(low[1].astype(np.float32) ** 2, shape), 0)).astype(
+            _expand(low[0], target),
+            np.sqrt(np.maximum(_expand(low[1].astype(np.float32) ** 2, target), 0)).astype(
                 np.float32
             ),
-            np.zeros(shape, np.int16),
+            np.zeros(target, np.int16),
         )
         flat = expanded if flat is None else _mult2d(flat, expanded)
-    if flat is None:
+        flat_header = flat_header if flat_header is not None else sci_header
+    if flat is None or flat_header is None:
         raise InputFileError(
             "FLATCORR is COMPLETE but no flat file is named; the header is inconsistent"
         )
-    return flat
+    return fit_reference(flat, flat_header, sci_header, shape, average=True, what="flat field")
 
 
 def bad_pixel_dq(
@@ -119,7 +138,9 @@ def bad_pixel_dq(
     """The DQ calstis' DQICORR gave the data from the BPIXTAB (zeros when there is none).
 
     Rows ``(PIX1, PIX2, LENGTH, AXIS, VALUE)`` in detector pixels, placed with the image's
-    ``LTV`` (unbinned data; runs clipped to the image), as calstis does.
+    ``LTV``/``LTM`` as calstis does: directly for unbinned data (runs clipped to the
+    image), through a detector-sized array ORed bin by bin for binned data
+    (:func:`stisdarks.binning.binned_bad_pixels`).
     """
     dq = np.zeros(shape, np.int16)
     name = str(primary_header.get("BPIXTAB", "")).strip()
@@ -136,15 +157,16 @@ def bad_pixel_dq(
         )
         return dq
     opt_elem = str(primary_header.get("OPT_ELEM", "")).strip()
-    table = fits.getdata(path, 1)
-    has_opt = "OPT_ELEM" in table.columns.names
-    rows = [
-        (int(r["PIX1"]), int(r["PIX2"]), int(r["LENGTH"]), int(r["AXIS"]), int(r["VALUE"]))
-        for r in table
-        if not has_opt or str(r["OPT_ELEM"]).strip() in ("ANY", opt_elem)
-    ]
-    ltv = (float(sci_header.get("LTV1", 0.0)), float(sci_header.get("LTV2", 0.0)))
-    return flag_bad_pixels(dq, rows, ltv)
+    with fits.open(path) as hdul:
+        table, theader = hdul[1].data, hdul[1].header
+        sizaxis = (int(theader.get("SIZAXIS1", 1024)), int(theader.get("SIZAXIS2", 1024)))
+        has_opt = "OPT_ELEM" in table.columns.names
+        rows = [
+            (int(r["PIX1"]), int(r["PIX2"]), int(r["LENGTH"]), int(r["AXIS"]), int(r["VALUE"]))
+            for r in table
+            if not has_opt or str(r["OPT_ELEM"]).strip() in ("ANY", opt_elem)
+        ]
+    return binned_bad_pixels(dq, rows, sci_header, sizaxis)
 
 
 def _mult2d(a, b):

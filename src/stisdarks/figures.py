@@ -19,6 +19,7 @@ from astropy.io import fits  # noqa: E402
 from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
+from stisdarks.binning import fit_reference  # noqa: E402
 from stisdarks.extraction import box_weights, trace_rows  # noqa: E402
 from stisdarks.fitsio import atomic_path, ext_data  # noqa: E402
 
@@ -59,15 +60,44 @@ def plot_dark(path: os.PathLike, dark_fits: os.PathLike, title: str) -> Path:
     return _save(fig, path)
 
 
-def plot_ratio(path: os.PathLike, weekdark: os.PathLike, pipeline_dark: os.PathLike) -> Path:
+def _dark_in_science_pixels(dark: os.PathLike, science: os.PathLike | None) -> np.ndarray:
+    """A dark's SCI as calstis applies it to the science: cut and summed to its readout."""
+    with fits.open(dark) as hdul:
+        triple = tuple(ext_data(hdul[e, 1]) for e in ("SCI", "ERR", "DQ"))
+        dark_header = hdul["SCI", 1].header
+        if science is None:
+            return triple[0]
+        with fits.open(science) as sci:
+            header, shape = sci["SCI", 1].header, sci["SCI", 1].data.shape
+        return fit_reference(triple, dark_header, header, shape, average=False, what=_name(dark))[0]
+
+
+def _readout_label(science: os.PathLike | None) -> str:
+    if science is None:
+        return ""
+    with fits.open(science) as hdul:
+        p = hdul[0].header
+        b1, b2 = int(p.get("BINAXIS1", 1)), int(p.get("BINAXIS2", 1))
+    return f" — in the science's pixels (binned {b1}x{b2})" if (b1, b2) != (1, 1) else ""
+
+
+def plot_ratio(
+    path: os.PathLike,
+    weekdark: os.PathLike,
+    pipeline_dark: os.PathLike,
+    science: os.PathLike | None = None,
+) -> Path:
     """Weekdark / pipeline dark on a diverging colour map centred on 1.
 
     Both darks are floored at five times the pipeline dark's median before dividing, so
     the noise of the dark-current floor shows as 1 (white) and hot pixels stand out:
     red where the weekdark is hotter (hot pixels the pipeline dark missed), blue where
-    the pipeline dark was hotter (pixels that annealed or cooled).
+    the pipeline dark was hotter (pixels that annealed or cooled). With ``science`` (a
+    calibrated product), both darks are first cut and binned to its readout as calstis
+    applies them, so a binned or subarray observation sees its own pixels.
     """
-    week, pipe = _sci(weekdark), _sci(pipeline_dark)
+    week = _dark_in_science_pixels(weekdark, science)
+    pipe = _dark_in_science_pixels(pipeline_dark, science)
     floor = max(5.0 * float(np.median(pipe)), 1e-3)
     ratio = np.maximum(week, floor) / np.maximum(pipe, floor)
     vmax = max(2.0, float(np.percentile(ratio, 99.95)))
@@ -80,7 +110,7 @@ def plot_ratio(path: os.PathLike, weekdark: os.PathLike, pipeline_dark: os.PathL
     new_hot = int(np.count_nonzero((week > 0.1) & (pipe <= 0.1)))
     cooled = int(np.count_nonzero((pipe > 0.1) & (week <= 0.1)))
     ax.set_title(
-        f"weekdark / pipeline dark ({_name(pipeline_dark)})\n"
+        f"weekdark / pipeline dark ({_name(pipeline_dark)}){_readout_label(science)}\n"
         f"{new_hot} new hot pixels (> 0.1 e⁻/s), {cooled} cooled"
     )
     ax.set_xlabel("column (pixel)")

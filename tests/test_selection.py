@@ -73,7 +73,7 @@ def test_header_selection_checks_amp_after_download(tmp_path):
     kept, dropped = select_by_header([good, amp_a, mama, bias], MODE)
     assert kept == [good]
     reasons = {p.name: r for p, r in dropped}
-    assert "CCDAMP=A (science D)" in reasons["oa0000020_flt.fits"]
+    assert "CCDAMP=A (dark monitor D)" in reasons["oa0000020_flt.fits"]
     assert "not the CCD" in reasons["oa0000030_flt.fits"]
     assert "not DARK" in reasons["oa0000040_flt.fits"]
 

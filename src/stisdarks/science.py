@@ -20,7 +20,14 @@ from astropy.time import Time
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path
 
-__all__ = ["OBS_ID_PATTERN", "check_obs_id", "science_facts", "write_json", "read_json"]
+__all__ = [
+    "OBS_ID_PATTERN",
+    "check_obs_id",
+    "raw_facts",
+    "science_facts",
+    "write_json",
+    "read_json",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +53,11 @@ def _first_sci_header(hdul: fits.HDUList) -> fits.Header:
     raise InputFileError(f"{hdul.filename()} has no SCI extension; it is not a STIS image product")
 
 
-def science_facts(raw: os.PathLike, flt: os.PathLike, crj: os.PathLike) -> dict[str, Any]:
-    """Collect what later stages need from the science products.
+def raw_facts(raw: os.PathLike) -> dict[str, Any]:
+    """What the ``_raw`` alone tells: the observation, its timing and its CCD readout.
 
-    Parameters
-    ----------
-    raw, flt, crj : path-like
-        The downloaded ``_raw``, ``_flt`` and ``_crj`` files (read only).
-
-    Returns
-    -------
-    dict
-        JSON-ready facts: ``obs_id``, ``instrument``, ``detector``, ``obstype``,
-        ``opt_elem``, ``aperture``, ``targname``, ``start_mjd``/``start_iso`` (first
-        exposure start), ``end_mjd``, ``texptime``, ``crsplit``, ``nimsets``, ``ccdgain``,
-        ``ccdamp``, ``ccdoffst``, ``binaxis1``, ``binaxis2``, ``atodgain``, ``readnse``,
-        ``darkfile`` (the pipeline dark that calibrated the ``_flt``/``_crj``),
-        ``biasfile``, ``pfltfile``, ``crrejtab``, ``ccdtab``.
+    The part of :func:`science_facts` that needs no calibrated product (``ATODGAIN`` and
+    ``READNSE`` of a ``_raw`` are 0 until calstis fills them in from the CCDTAB).
 
     Raises
     ------
@@ -111,7 +106,40 @@ def science_facts(raw: os.PathLike, flt: os.PathLike, crj: os.PathLike) -> dict[
             "biasfile": str(p.get("BIASFILE", "")).strip(),
             "pfltfile": str(p.get("PFLTFILE", "")).strip(),
         }
-    for path in (flt, crj):
+    return facts
+
+
+def science_facts(raw: os.PathLike, *calibrated: os.PathLike) -> dict[str, Any]:
+    """Collect what later stages need from the science products.
+
+    Parameters
+    ----------
+    raw : path-like
+        The downloaded ``_raw`` (read only).
+    *calibrated : path-like
+        Pipeline products calibrated with the pipeline dark (the workflow passes the
+        ``_flt`` and ``_crj``; an ``_sx1`` serves too): ``DARKFILE``, ``ATODGAIN`` and
+        ``READNSE`` come from the first, as calstis wrote them (a ``_raw`` carries 0).
+
+    Returns
+    -------
+    dict
+        JSON-ready facts: ``obs_id``, ``instrument``, ``detector``, ``obstype``,
+        ``opt_elem``, ``aperture``, ``targname``, ``start_mjd``/``start_iso`` (first
+        exposure start), ``end_mjd``, ``texptime``, ``crsplit``, ``nimsets``, ``ccdgain``,
+        ``ccdamp``, ``ccdoffst``, ``binaxis1``, ``binaxis2``, ``atodgain``, ``readnse``,
+        ``darkfile`` (the pipeline dark that calibrated the ``_flt``/``_crj``),
+        ``biasfile``, ``pfltfile``, ``crrejtab``, ``ccdtab``.
+
+    Raises
+    ------
+    StisDarksError
+        If the observation is not a STIS CCD observation.
+    """
+    facts = raw_facts(raw)
+    if not calibrated:
+        raise TypeError("science_facts needs at least one calibrated product (_flt, _crj or _sx1)")
+    for path in calibrated:
         with fits.open(path) as h:
             hp = h[0].header
             facts.setdefault("darkfile", str(hp.get("DARKFILE", "")).strip())
@@ -128,12 +156,12 @@ def science_facts(raw: os.PathLike, flt: os.PathLike, crj: os.PathLike) -> dict[
                 )
     if not facts["darkfile"] or facts["darkfile"].upper() == "N/A":
         raise StisDarksError(
-            f"{Path(flt).name} names no DARKFILE; the pipeline dark is needed for the comparison — "
+            f"{Path(calibrated[0]).name} names no DARKFILE; the pipeline dark is needed for the comparison — "
             "use the archive's calibrated _flt"
         )
     log.info(
         "%s: STIS CCD %s %s, start %s, gain %d amp %s bin %dx%d, pipeline dark %s",
-        obs_id,
+        facts["obs_id"],
         facts["opt_elem"],
         facts["aperture"],
         facts["start_iso"],

@@ -1,10 +1,14 @@
 """Which darks build the basedark and the weekdark.
 
-The archive lists candidate darks of the anneal period (:meth:`Archive.list_darks`);
-this module keeps those whose CCD mode matches the science observation (gain,
-amplifier, binning), first on the archive metadata, then on the downloaded headers
-(MAST does not list CCDAMP), and picks the darks of the observation's week. Every
-dropped dark is logged with its reason.
+STScI's dark monitor takes its long darks unbinned, at gain 1, through amplifier D;
+calstis serves every CCD science readout from them (it bins and cuts the dark to the
+science and scales it by the science's own gain; :mod:`stisdarks.binning`). So the
+darks of an anneal period are the same for every target of that period, whatever its
+binning or gain: the archive lists candidate darks (:meth:`Archive.list_darks`), this
+module keeps those of the dark monitor's mode (:data:`DARK_MODE`), first on the
+archive metadata, then on the downloaded headers (MAST does not list CCDAMP), and
+picks the darks of the observation's week. Every dropped dark is logged with its
+reason.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from stisdarks.periods import iso
 
 __all__ = [
     "MODE_KEYS",
+    "DARK_MODE",
     "mode_of",
     "mode_label",
     "period_key",
@@ -39,13 +44,39 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: CCD-mode keywords a dark must share with the science data.
+#: CCD-mode keywords that select the darks.
 MODE_KEYS: tuple[str, ...] = ("ccdgain", "ccdamp", "binaxis1", "binaxis2")
+#: the readout of STScI's dark-monitor darks, which serve every CCD science readout
+DARK_MODE: dict[str, Any] = {"ccdgain": 1, "ccdamp": "D", "binaxis1": 1, "binaxis2": 1}
+#: on-chip binnings calstis accepts (``doblev.c``)
+CALSTIS_BINNINGS = (1, 2, 4)
 
 
 def mode_of(facts: dict[str, Any]) -> dict[str, Any]:
-    """The CCD mode (gain, amplifier, binning) of a science ``facts`` dict."""
-    return {k: facts[k] for k in MODE_KEYS}
+    """The mode of the darks that serve a science observation (its ``facts`` dict).
+
+    Always :data:`DARK_MODE`: binned and gain-4 science is served by the unbinned gain-1
+    darks. Raises a one-line error for a readout those darks cannot serve.
+
+    Raises
+    ------
+    StisDarksError
+        For science read through another amplifier than D, or binned in a way calstis
+        does not accept.
+    """
+    amp = str(facts.get("ccdamp", "D")).strip().upper()
+    if amp != DARK_MODE["ccdamp"]:
+        raise StisDarksError(
+            f"{facts.get('obs_id', 'the observation')} was read through amplifier {amp}; STScI's "
+            "dark-monitor darks are read through amplifier D only, so no custom dark can serve it"
+        )
+    for key in ("binaxis1", "binaxis2"):
+        if int(facts.get(key, 1)) not in CALSTIS_BINNINGS:
+            raise StisDarksError(
+                f"{facts.get('obs_id', 'the observation')} has {key.upper()}={facts[key]}; calstis "
+                "accepts binning 1, 2 or 4 only"
+            )
+    return dict(DARK_MODE)
 
 
 def mode_label(mode: dict[str, Any]) -> str:
@@ -54,10 +85,10 @@ def mode_label(mode: dict[str, Any]) -> str:
 
 
 def period_key(period: AnnealPeriod, facts: dict[str, Any]) -> str:
-    """Name of the shared per-period directory: anneal period start plus CCD mode.
+    """Name of the shared per-period directory: anneal period start plus the darks' mode.
 
-    Two targets of the same anneal period and CCD mode share one dark list and one
-    basedark; a target in another mode gets its own.
+    Every target of an anneal period shares one dark list and one basedark, whatever
+    its binning or gain (the darks are the dark monitor's; :data:`DARK_MODE`).
     """
     return f"{period.label}_{mode_label(mode_of(facts))}"
 
@@ -71,7 +102,7 @@ def mode_mismatch(values: dict[str, Any], mode: dict[str, Any]) -> str | None:
             continue
         want = mode[key]
         if str(have).strip().upper() != str(want).strip().upper():
-            diffs.append(f"{key.upper()}={have} (science {want})")
+            diffs.append(f"{key.upper()}={have} (dark monitor {want})")
     return ", ".join(diffs) or None
 
 

@@ -126,24 +126,46 @@ def target_settings(config: dict[str, Any], obs_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- stages
 
 
-def demo_archive(root: os.PathLike, size: int, n_darks: int, seed: int) -> Path:
+def demo_archive(
+    root: os.PathLike,
+    size: int,
+    n_darks: int,
+    seed: int,
+    obs_id: str = "odemo1010",
+    science: dict[str, Any] | None = None,
+) -> Path:
     """Generate the synthetic demo archive in ``root`` (skipped if already complete).
 
-    ``root`` belongs to this stage alone: the temporaries an interrupted generation left
-    anywhere in it are removed first.
+    ``science`` is the config's ``archive.demo.science`` (``binaxis1``, ``binaxis2``,
+    ``ccdgain``, ``rows``). ``root`` belongs to this stage alone: the temporaries an
+    interrupted generation left anywhere in it are removed first.
     """
     from stisdarks.synthetic import generate_archive
 
+    science = science or {}
+    binning = (int(science.get("binaxis1", 1)), int(science.get("binaxis2", 1)))
+    gain, rows = int(science.get("ccdgain", 1)), science.get("rows")
+    if binning != (1, 1) and size != 1024:
+        raise ConfigError(
+            f"archive.demo.science is binned {binning[0]}x{binning[1]} but archive.demo.size is {size}; "
+            "binned science is read from the full frame — set size: 1024"
+        )
+    if rows is not None and int(rows) > size:
+        raise ConfigError(
+            f"archive.demo.science.rows ({rows}) exceeds archive.demo.size ({size}); lower it"
+        )
     remove_temporaries_in(root, recursive=True)
     log.info(
-        "generating synthetic STIS CCD archive in %s (%dx%d, %d darks, seed %d)",
-        root,
-        size,
-        size,
-        n_darks,
-        seed,
+        "generating synthetic STIS CCD archive in %s (%d rows, %d darks, seed %d; science %s "
+        "binned %dx%d at gain %d)",
+        root, size, n_darks, seed, obs_id, *binning, gain,
+    )  # fmt: skip
+    return Path(
+        generate_archive(
+            root, size=size, n_darks=n_darks, seed=seed, obs_id=obs_id, science_bin=binning,
+            science_gain=gain, science_rows=None if rows is None else int(rows),
+        )  # fmt: skip
     )
-    return Path(generate_archive(root, size=size, n_darks=n_darks, seed=seed))
 
 
 def download_science(
@@ -172,8 +194,10 @@ def download_science(
 def write_science_facts(
     raw: os.PathLike, flt: os.PathLike, crj: os.PathLike, output: os.PathLike
 ) -> Path:
-    """Write ``science.json``."""
-    return write_json(output, science_facts(raw, flt, crj))
+    """Write ``science.json`` (after checking that the dark monitor's darks can serve it)."""
+    facts = science_facts(raw, flt, crj)
+    mode_of(facts)  # one line now, for a readout no custom dark can serve
+    return write_json(output, facts)
 
 
 def anneal_period(
@@ -451,7 +475,9 @@ def figure(kind: str, output: os.PathLike, **inputs: Any) -> Path:
     if kind in ("basedark", "weekdark"):
         figures.plot_dark(output, inputs["dark"], title=inputs["title"])
     elif kind == "ratio":
-        figures.plot_ratio(output, inputs["weekdark"], inputs["pipeline_dark"])
+        figures.plot_ratio(
+            output, inputs["weekdark"], inputs["pipeline_dark"], science=inputs.get("science")
+        )
     elif kind == "crj":
         figures.plot_crj_comparison(
             output, inputs["pipeline_crj"], inputs["recal_crj"], sx1=inputs.get("sx1")

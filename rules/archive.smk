@@ -17,6 +17,8 @@ rule demo_archive:
         size=config["archive"]["demo"]["size"],
         n_darks=config["archive"]["demo"]["n_darks"],
         seed=config["archive"]["demo"]["seed"],
+        obs_id=config["archive"]["demo"]["obs_id"],
+        science=config["archive"]["demo"]["science"],
     script:
         "../scripts/demo_archive.py"
 

@@ -13,4 +13,6 @@ run_stage(
     size=p.size,
     n_darks=p.n_darks,
     seed=p.seed,
+    obs_id=p.obs_id,
+    science=p.science,
 )

@@ -71,6 +71,15 @@ def test_crreject_with_overrides(tmp_path):
             ("weekdark", "--basedark", INPUTS[0], "-o", "{out}", "--scalense", "-50", *INPUTS[:2]),
             "scalense -50.0 is out of range",
         ),
+        (("demo-archive", "{out}", "--science-binning", "2by1"), "write it as 1x1, 2x1"),
+        (
+            ("demo-archive", "{out}", "--size", "128", "--science-binning", "2x1"),
+            "a binned readout must be the full frame",
+        ),
+        (
+            ("demo-archive", "{out}", "--size", "64", "--science-rows", "96"),
+            "must not exceed the archive's rows",
+        ),
     ],
 )
 def test_errors_are_one_line_and_leave_nothing(tmp_path, args, message):

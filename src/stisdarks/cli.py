@@ -5,7 +5,8 @@
     stisdarks crreject -o OUT_crj.fits IN_flt.fits ...
     stisdarks basedark -o basedark.fits DARK_flt.fits ...
     stisdarks weekdark --basedark basedark.fits -o weekdark.fits DARK_flt.fits ...
-    stisdarks demo-archive DIR [--size N] [--n-darks N] [--seed S]
+    stisdarks demo-archive DIR [--size N] [--n-darks N] [--seed S] [--science-binning 2x1]
+                               [--science-gain 4] [--science-rows N]
 
 Bad input ends with one line ``stisdarks: error: ...`` on stderr and exit status 2;
 nothing is written then (outputs appear atomically). So do the operating-system errors a
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -90,6 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-darks", type=int, default=56, help="darks in the anneal period (default 56)"
     )
     demo.add_argument("--seed", type=int, default=2021, help="random seed (default 2021)")
+    demo.add_argument(
+        "--science-binning",
+        default="1x1",
+        help="on-chip binning of the science, e.g. 2x1 (binned science needs --size 1024; default 1x1)",
+    )
+    demo.add_argument(
+        "--science-gain",
+        type=int,
+        default=1,
+        choices=(1, 4),
+        help="CCDGAIN of the science (default 1)",
+    )
+    demo.add_argument(
+        "--science-rows",
+        type=int,
+        default=None,
+        help="rows of a science subarray inside the darks' rows (default: the darks' own)",
+    )
     return parser
 
 
@@ -163,7 +183,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if args.size < 32 or args.size > 1024 or args.n_darks < 4:
                 raise StisDarksError("--size must be 32..1024 rows and --n-darks at least 4")
-            generate_archive(args.directory, size=args.size, n_darks=args.n_darks, seed=args.seed)
+            match = re.fullmatch(r"([12])x([12])", args.science_binning.strip().lower())
+            if match is None:
+                raise StisDarksError(
+                    f"--science-binning {args.science_binning!r}: write it as 1x1, 2x1, 1x2 or 2x2"
+                )
+            binning = (int(match.group(1)), int(match.group(2)))
+            try:
+                generate_archive(
+                    args.directory, size=args.size, n_darks=args.n_darks, seed=args.seed,
+                    science_bin=binning, science_gain=args.science_gain,
+                    science_rows=args.science_rows,
+                )  # fmt: skip
+            except ValueError as exc:
+                raise StisDarksError(f"demo-archive: {exc}") from exc
             return 0
         from stisdarks import engines
 

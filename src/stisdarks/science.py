@@ -1,8 +1,9 @@
 """Facts about the science observation, read from its downloaded products.
 
 ``results/{obs}/science.json`` is what every later stage needs to know about the
-observation: when it was taken, the CCD mode the darks must match (gain, amplifier,
-binning), the noise parameters and which pipeline dark calibrated it.
+observation: when it was taken, its CCD readout (gain, amplifier, binning; the darks
+that serve it are always the dark monitor's unbinned gain-1 ones), the noise parameters
+and which pipeline dark calibrated it.
 """
 
 from __future__ import annotations

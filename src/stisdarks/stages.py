@@ -160,12 +160,11 @@ def demo_archive(
         "binned %dx%d at gain %d)",
         root, size, n_darks, seed, obs_id, *binning, gain,
     )  # fmt: skip
-    return Path(
-        generate_archive(
-            root, size=size, n_darks=n_darks, seed=seed, obs_id=obs_id, science_bin=binning,
-            science_gain=gain, science_rows=None if rows is None else int(rows),
-        )  # fmt: skip
-    )
+    written = generate_archive(
+        root, size=size, n_darks=n_darks, seed=seed, obs_id=obs_id, science_bin=binning,
+        science_gain=gain, science_rows=None if rows is None else int(rows),
+    )  # fmt: skip
+    return Path(written)
 
 
 def download_science(
@@ -235,7 +234,7 @@ def period_darks(
     exptime: float,
     exptime_tolerance: float,
 ) -> Path:
-    """List the long darks of the anneal period matching the science CCD mode (``darks.csv``)."""
+    """List the period's long dark-monitor darks (unbinned, gain 1, amp D) as ``darks.csv``."""
     period = _period(read_json(period_json))
     mode = mode_of(read_json(science_json))
     listed = archive.list_darks(period.start_mjd, period.end_mjd, exptime, exptime_tolerance)
@@ -303,7 +302,7 @@ def basedark(
     archive: Archive,
     threads: int = 2,
 ) -> Path:
-    """Build the period's basedark from the downloaded darks whose headers match the science mode."""
+    """Build the period's basedark from the downloaded darks whose headers show the dark monitor's mode."""
     from stisdarks import engines
 
     require_hstcal_for("engine", engine)

@@ -44,7 +44,7 @@ localrules:
     all,
     demo_archive,
     download_science,
-    download_dark,
+    period_darks,
     references,
 
 

@@ -38,26 +38,6 @@ rule download_science:
         "../scripts/download_science.py"
 
 
-rule download_dark:
-    input:
-        archive_ready,
-        darks=dark_list_of,
-    output:
-        "resources/archive/darks/{root}_flt.fits",
-    log:
-        "logs/darks/{root}.log",
-    benchmark:
-        "benchmarks/darks/{root}.tsv"
-    conda:
-        "../envs/stisdarks.yaml"
-    resources:
-        archive_connections=1,
-    params:
-        product=dark_product,
-    script:
-        "../scripts/download_dark.py"
-
-
 rule references:
     input:
         archive_ready,

@@ -2,11 +2,8 @@
 import json
 import os
 
-from stisdarks import stages
-
 from stisdarks.archive import SCIENCE_KINDS
-from stisdarks.science import check_obs_id
-from stisdarks.selection import read_dark_table
+from stisdarks.settings import check_obs_id, target_settings as settings_of
 from snakemake.exceptions import IncompleteCheckpointException
 
 FIGURES = [
@@ -95,51 +92,6 @@ def period_inputs(wildcards):
     raise ValueError(f"no target of the config lies in period {wildcards.period}")
 
 
-def period_dark_rows(period):
-    return read_dark_table(
-        checkpoint_output(
-            checkpoints.period_darks,
-            f"results/periods/{period}/darks.csv",
-            period=period,
-        )
-    )
-
-
-def period_dark_files(wildcards):
-    """Every candidate dark of ``{period}``, downloaded."""
-    return [
-        f"resources/archive/darks/{d.product.filename}"
-        for d in period_dark_rows(wildcards.period)
-    ]
-
-
-def dark_listing(wildcards):
-    """The dark-list row of ``{root}`` and the darks.csv it comes from."""
-    for obs in targets():
-        period = period_of(obs)["key"]
-        for dark in period_dark_rows(period):
-            if dark.rootname.lower() == wildcards.root:
-                return f"results/periods/{period}/darks.csv", dark
-    raise ValueError(
-        f"dark {wildcards.root} is in no dark list of the config's targets"
-    )
-
-
-def dark_list_of(wildcards):
-    return ancient(dark_listing(wildcards)[0])
-
-
-def dark_product(wildcards):
-    product = dark_listing(wildcards)[1].product
-    return {
-        "obs_id": product.obs_id,
-        "kind": product.kind,
-        "filename": product.filename,
-        "uri": product.uri,
-        "size": product.size,
-    }
-
-
 def basedark_of(wildcards):
     return f"{period_dir(wildcards)}/basedark.fits"
 
@@ -148,21 +100,10 @@ def darks_used_of(wildcards):
     return f"{period_dir(wildcards)}/darks_used.csv"
 
 
-def week_dark_files(wildcards):
-    """The downloaded darks of the target's week (after the week.csv checkpoint)."""
-    week_csv = checkpoint_output(
-        checkpoints.week_darks, f"results/{wildcards.obs}/week.csv", obs=wildcards.obs
-    )
-    return [
-        f"resources/archive/darks/{d.product.filename}"
-        for d in read_dark_table(week_csv)
-    ]
-
-
 def target_setting(name):
     """A per-target setting (target override over the global value), as a params function."""
 
     def get(wildcards):
-        return stages.target_settings(config, wildcards.obs)[name]
+        return settings_of(config, wildcards.obs)[name]
 
     return get

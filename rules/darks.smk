@@ -1,7 +1,8 @@
-# Dark selection: the period's candidate darks (a checkpoint) and the target's week.
+# Dark selection: the period's candidate darks, listed and fetched in one job (the files go
+# to resources/archive/darks/, shared by every period), and the target's week.
 
 
-checkpoint period_darks:
+rule period_darks:
     input:
         unpack(period_inputs),
     output:
@@ -12,14 +13,18 @@ checkpoint period_darks:
         "benchmarks/periods/{period}/period_darks.tsv"
     conda:
         "../envs/stisdarks.yaml"
+    resources:
+        archive_connections=1,
     params:
         exptime=config["darks"]["exptime"],
         exptime_tolerance=config["darks"]["exptime_tolerance"],
+        dark_dir="resources/archive/darks",
+        connections=config["archive"]["connections"],
     script:
         "../scripts/period_darks.py"
 
 
-checkpoint week_darks:
+rule week_darks:
     input:
         used=darks_used_of,
         period="results/{obs}/period.json",

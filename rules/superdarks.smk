@@ -5,7 +5,6 @@ rule basedark:
     input:
         unpack(period_inputs),
         darks="results/periods/{period}/darks.csv",
-        files=period_dark_files,
     output:
         fits="results/periods/{period}/basedark.fits",
         used="results/periods/{period}/darks_used.csv",
@@ -23,6 +22,7 @@ rule basedark:
         engine=config["engine"],
         crreject=config["crreject"],
         crds=config["crds"],
+        dark_dir="resources/archive/darks",
     script:
         "../scripts/basedark.py"
 
@@ -31,7 +31,6 @@ rule weekdark:
     input:
         week="results/{obs}/week.csv",
         basedark=basedark_of,
-        files=week_dark_files,
     output:
         "results/{obs}/weekdark.fits",
     log:
@@ -48,5 +47,6 @@ rule weekdark:
         engine=config["engine"],
         crreject=config["crreject"],
         crds=config["crds"],
+        dark_dir="resources/archive/darks",
     script:
         "../scripts/weekdark.py"

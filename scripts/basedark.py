@@ -8,7 +8,7 @@ run_stage(
     snakemake,
     stages.basedark,
     darks_csv=i.darks,
-    dark_files=list(i.files),
+    dark_dir=snakemake.params.dark_dir,
     period_json=i.period,
     science_json=i.science,
     output=snakemake.output.fits,

@@ -1,4 +1,4 @@
-"""List the candidate darks of an anneal period (checkpoint period_darks)."""
+"""List and fetch the candidate darks of an anneal period (checkpoint period_darks)."""
 
 from stisdarks import stages
 from stisdarks.runner import run_stage
@@ -11,4 +11,6 @@ run_stage(
     output=snakemake.output[0],
     exptime=snakemake.params.exptime,
     exptime_tolerance=snakemake.params.exptime_tolerance,
+    dark_dir=snakemake.params.dark_dir,
+    connections=snakemake.params.connections,
 )

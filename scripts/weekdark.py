@@ -6,7 +6,8 @@ from stisdarks.runner import run_stage
 run_stage(
     snakemake,
     stages.weekdark,
-    week_files=list(snakemake.input.files),
+    week_csv=snakemake.input.week,
+    dark_dir=snakemake.params.dark_dir,
     basedark_fits=snakemake.input.basedark,
     output=snakemake.output[0],
     engine=snakemake.params.engine,

@@ -17,11 +17,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from astropy.io import fits
+from typing import TYPE_CHECKING
 
 from stisdarks.errors import InputFileError, StisDarksError
+
+if TYPE_CHECKING:  # astropy and numpy are imported where a table is read: the workflow's
+    from astropy.io import fits  # configuration check (check_overrides) stays light
 
 __all__ = [
     "CRParams",
@@ -213,6 +214,9 @@ def read_crrejtab(path: os.PathLike, crsplit: int, meanexp: float, obstype: str 
     obstype : str
         ``SPECTROSCOPIC`` forces ``skysub = none`` as calstis does.
     """
+    import numpy as np
+    from astropy.io import fits
+
     try:
         with fits.open(path) as hdul:
             table = hdul[1].data

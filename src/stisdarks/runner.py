@@ -141,12 +141,12 @@ def os_error_message(exc: OSError, output: str | os.PathLike | None = None) -> s
 
 
 def check_workflow_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
-    """Run :func:`stisdarks.stages.check_config` for the ``Snakefile``; one line and exit 1 if it fails.
+    """Run :func:`stisdarks.settings.check_config` for the ``Snakefile``; one line and exit 1 if it fails.
 
     Called before any job runs, so a configuration that cannot work stops the workflow
     before anything is downloaded, and before Snakemake removes outputs it would rebuild.
     """
-    from stisdarks.stages import check_config
+    from stisdarks.settings import check_config
 
     try:
         check_config(config, uses_conda=uses_conda)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from astropy.time import Time
 
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path
+from stisdarks.settings import OBS_ID_PATTERN, check_obs_id
 
 __all__ = [
     "OBS_ID_PATTERN",
@@ -31,20 +31,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: HST dataset names: 9 characters, STIS ones start with ``o``.
-OBS_ID_PATTERN = re.compile(r"^o[a-z0-9]{8}$")
-
-
-def check_obs_id(obs_id: str) -> str:
-    """Return the lower-cased obs id, or raise a one-line error if it is not a STIS dataset name."""
-    value = str(obs_id).strip().lower()
-    if not OBS_ID_PATTERN.match(value):
-        raise StisDarksError(
-            f"{obs_id!r} is not a STIS dataset name (9 characters starting with 'o', e.g. 'oeik1s030'); "
-            "fix the obs_id in the config"
-        )
-    return value
 
 
 def _first_sci_header(hdul: fits.HDUList) -> fits.Header:

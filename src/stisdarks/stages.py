@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stisdarks.archive import SCIENCE_KINDS, AnnealPeriod, Product, open_archive
+from stisdarks.archive import SCIENCE_KINDS, AnnealPeriod
 from stisdarks.archive.base import Archive
-from stisdarks.atomic import remove_temporaries_in
-from stisdarks.errors import ArchiveError, ConfigError, StisDarksError
+from stisdarks.atomic import remove_temporaries_in, remove_temporaries_of
+from stisdarks.errors import ArchiveError, ConfigError, InputFileError, StisDarksError
 from stisdarks.fitsio import verify_fits
-from stisdarks.science import check_obs_id, read_json, science_facts, write_json
+from stisdarks.science import read_json, science_facts, write_json
 from stisdarks.selection import (
     mode_label,
     mode_of,
@@ -29,6 +29,13 @@ from stisdarks.selection import (
     select_by_metadata,
     week_darks,
     write_dark_table,
+)
+from stisdarks.settings import (
+    archive_from_config,
+    check_config,
+    check_obs_id,
+    require_hstcal_for,
+    target_settings,
 )
 
 __all__ = [
@@ -41,7 +48,7 @@ __all__ = [
     "write_science_facts",
     "anneal_period",
     "period_darks",
-    "download_dark",
+    "dark_paths",
     "basedark",
     "week_list",
     "weekdark",
@@ -55,72 +62,6 @@ log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- configuration
-
-
-def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
-    """Check what the schema cannot, before any job runs (the ``Snakefile`` calls this).
-
-    - the ``crreject`` overrides, with the ranges the CLI uses
-      (:func:`stisdarks.crrejtab.check_overrides`);
-    - ``engine: refstis`` and ``calibrator: calstis`` need hstcal's ``cs0.e`` on ``PATH``
-      (skipped with ``uses_conda=True``: the jobs then run in ``envs/stisdarks.yaml``, which
-      brings hstcal).
-
-    Raises
-    ------
-    ConfigError
-        One line naming the config key and the fix.
-    """
-    from stisdarks.crrejtab import check_overrides
-
-    try:
-        check_overrides(config.get("crreject"))
-    except StisDarksError as exc:
-        raise ConfigError(f"config crreject: {exc}") from exc
-    if uses_conda:
-        return
-    for key in ("engine", "calibrator"):
-        require_hstcal_for(key, config.get(key, "auto"))
-
-
-def require_hstcal_for(key: str, value: str) -> None:
-    """Raise if the config's ``engine: refstis`` / ``calibrator: calstis`` has no ``cs0.e``.
-
-    The message names the config key (the library's own message names the CLI flag).
-    """
-    from stisdarks.hstcal import has_calstis
-
-    needs = {"engine": "refstis", "calibrator": "calstis"}[key]
-    if value == needs and not has_calstis():
-        raise ConfigError(
-            f"{key}: {needs} needs hstcal's cs0.e on PATH; install hstcal "
-            f"(conda install -c conda-forge hstcal, or run with --sdm conda) or set {key}: native"
-        )
-
-
-def archive_from_config(config: dict[str, Any]) -> Archive:
-    """Open the archive the workflow config names (``archive.kind``)."""
-    acfg = config.get("archive", {})
-    kind = acfg.get("kind", "mast")
-    if kind == "local":
-        return open_archive("local", root=acfg.get("root", "resources/demo_archive"))
-    options = {k: acfg[k] for k in ("server", "timeout", "retries") if acfg.get(k) is not None}
-    return open_archive("mast", **options)
-
-
-def target_settings(config: dict[str, Any], obs_id: str) -> dict[str, Any]:
-    """Per-target settings: the target's overrides over the global ``darks``/``period`` keys."""
-    obs_id = check_obs_id(obs_id)
-    darks = config.get("darks", {})
-    for target in config.get("targets", []):
-        if check_obs_id(target["obs_id"]) == obs_id:
-            return {
-                "obs_id": obs_id,
-                "week_days": float(target.get("week_days", darks.get("week_days", 3))),
-                "min_week_darks": int(target.get("min_week_darks", darks.get("min_week_darks", 2))),
-                "period": target.get("period", config.get("period")),
-            }
-    raise ConfigError(f"{obs_id} is not one of the config's targets; add it under 'targets'")
 
 
 # ---------------------------------------------------------------- stages
@@ -233,8 +174,15 @@ def period_darks(
     *,
     exptime: float,
     exptime_tolerance: float,
+    dark_dir: os.PathLike | None = None,
+    connections: int = 4,
 ) -> Path:
-    """List the period's long dark-monitor darks (unbinned, gain 1, amp D) as ``darks.csv``."""
+    """List the period's long dark-monitor darks (unbinned, gain 1, amp D) and fetch them.
+
+    Writes ``darks.csv`` last, once every listed dark is in ``dark_dir`` (at most
+    ``connections`` downloads at once, each atomic and kept when already valid), so a
+    killed run fetches again only what was not complete. ``dark_dir=None`` lists only.
+    """
     period = _period(read_json(period_json))
     mode = mode_of(read_json(science_json))
     listed = archive.list_darks(period.start_mjd, period.end_mjd, exptime, exptime_tolerance)
@@ -246,12 +194,32 @@ def period_darks(
         log.info("dropped %d darks on archive metadata", len(dropped))
     require_darks(kept, period, mode)
     log.info("%d candidate darks for %s", len(kept), mode_label(mode))
+    if dark_dir is not None:
+        log.info("fetching %d darks into %s, %d at once", len(kept), dark_dir, connections)
+        for dark in kept:  # each dark belongs to this period alone: its stale temporaries are ours
+            remove_temporaries_of(Path(dark_dir) / dark.product.filename)
+        archive.download_many([d.product for d in kept], dark_dir, max_workers=connections)
     return write_dark_table(output, kept)
 
 
-def download_dark(archive: Archive, product: Product, output: os.PathLike) -> Path:
-    """Download one dark ``_flt`` (kept if already present and valid)."""
-    return archive.download(product, output)
+def dark_paths(table_csv: os.PathLike, dark_dir: os.PathLike) -> list[Path]:
+    """The downloaded files of the darks listed in ``table_csv`` (``darks.csv``, ``week.csv``).
+
+    Raises
+    ------
+    InputFileError
+        When one is missing (deleted since the period's darks were fetched): one line
+        saying how to fetch it again.
+    """
+    paths = [Path(dark_dir) / d.product.filename for d in read_dark_table(table_csv)]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise InputFileError(
+            f"{len(missing)} dark(s) listed in {table_csv} are missing from {dark_dir} ({', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}); rerun with --forcerun period_darks to fetch them again "
+            "(the valid ones are kept)"
+        )
+    return paths
 
 
 def _rows_for(darks_csv: os.PathLike, paths: Sequence[os.PathLike]):
@@ -290,7 +258,7 @@ def dark_references(first_dark: os.PathLike, crds: dict[str, Any], archive: Arch
 
 def basedark(
     darks_csv: os.PathLike,
-    dark_files: Sequence[os.PathLike],
+    dark_dir: os.PathLike,
     period_json: os.PathLike,
     science_json: os.PathLike,
     output: os.PathLike,
@@ -308,6 +276,7 @@ def basedark(
     require_hstcal_for("engine", engine)
     period = _period(read_json(period_json))
     mode = mode_of(read_json(science_json))
+    dark_files = dark_paths(darks_csv, dark_dir)
     for path in dark_files:
         verify_fits(path)  # a truncated or corrupt download: one line saying to fetch it again
     kept, dropped = select_by_header(dark_files, mode)
@@ -343,7 +312,8 @@ def week_list(
 
 
 def weekdark(
-    week_files: Sequence[os.PathLike],
+    week_csv: os.PathLike,
+    dark_dir: os.PathLike,
     basedark_fits: os.PathLike,
     output: os.PathLike,
     *,
@@ -357,6 +327,7 @@ def weekdark(
     from stisdarks import engines
 
     require_hstcal_for("engine", engine)
+    week_files = dark_paths(week_csv, dark_dir)
     for path in week_files:
         verify_fits(path)
     dark_references(sorted(map(Path, week_files))[0], crds, archive)

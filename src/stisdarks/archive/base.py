@@ -176,8 +176,26 @@ class Archive(abc.ABC):
         return True
 
     def download_many(
-        self, products: list[Product], dest_dir: str | os.PathLike, max_workers: int = 4
+        self, products: list[Product], dest_dir: str | os.PathLike, max_workers: int | None = None
     ) -> list[Path]:
-        """Download several products into ``dest_dir`` (default: one after another)."""
+        """Download several products into ``dest_dir``, at most ``max_workers`` at once.
+
+        Each file is fetched as :meth:`download` fetches it (atomically, verified, kept when
+        already valid), so an interrupted call loses nothing complete. Progress is logged
+        as ``n/N``. The first failure is raised once the downloads under way have ended.
+        Returns the paths in the order of ``products``.
+        """
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
         dest_dir = Path(dest_dir)
-        return [self.download(p, dest_dir / p.filename) for p in products]
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        workers = max(1, int(max_workers or getattr(self, "max_workers", 4)))
+        total = len(products)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(self.download, p, dest_dir / p.filename): p for p in products}
+            for i, fut in enumerate(as_completed(futures), 1):
+                path = fut.result()
+                logging.getLogger(__name__).info(
+                    "%d/%d %s (%d bytes)", i, total, path.name, path.stat().st_size
+                )
+        return [dest_dir / p.filename for p in products]

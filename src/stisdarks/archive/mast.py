@@ -41,7 +41,6 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -380,18 +379,3 @@ class MastArchive(Archive):
             with open(path, "wb") as fh:
                 for chunk in resp.iter_content(_CHUNK):
                     fh.write(chunk)
-
-    def download_many(
-        self, products: list[Product], dest_dir: str | os.PathLike, max_workers: int | None = None
-    ) -> list[Path]:
-        """Parallel downloads (at most ``max_workers`` connections), progress "n/N"."""
-        dest_dir = Path(dest_dir)
-        total = len(products)
-        done: list[Path] = []
-        with ThreadPoolExecutor(max_workers=max_workers or self.max_workers) as pool:
-            futures = {pool.submit(self.download, p, dest_dir / p.filename): p for p in products}
-            for i, fut in enumerate(as_completed(futures), 1):
-                path = fut.result()
-                done.append(path)
-                log.info("%d/%d %s (%d bytes)", i, total, path.name, path.stat().st_size)
-        return done

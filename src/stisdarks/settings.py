@@ -1,0 +1,108 @@
+"""The workflow configuration, read without heavy imports.
+
+What the ``Snakefile`` and ``rules/common.smk`` need while Snakemake builds the DAG —
+the checks the schema cannot make, dataset names, per-target settings, which archive —
+lives here, free of numpy and astropy, so that every ``snakemake`` invocation (a no-op
+rerun included) starts quickly. The stages (:mod:`stisdarks.stages`) do the work.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from stisdarks.errors import ConfigError, StisDarksError
+
+if TYPE_CHECKING:
+    from stisdarks.archive.base import Archive
+
+__all__ = [
+    "OBS_ID_PATTERN",
+    "check_obs_id",
+    "check_config",
+    "require_hstcal_for",
+    "archive_from_config",
+    "target_settings",
+]
+
+#: HST dataset names: 9 characters, STIS ones start with ``o``.
+OBS_ID_PATTERN = re.compile(r"^o[a-z0-9]{8}$")
+
+
+def check_obs_id(obs_id: str) -> str:
+    """Return the lower-cased obs id, or raise a one-line error if it is not a STIS dataset name."""
+    value = str(obs_id).strip().lower()
+    if not OBS_ID_PATTERN.match(value):
+        raise StisDarksError(
+            f"{obs_id!r} is not a STIS dataset name (9 characters starting with 'o', e.g. 'oeik1s030'); "
+            "fix the obs_id in the config"
+        )
+    return value
+
+
+def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
+    """Check what the schema cannot, before any job runs (the ``Snakefile`` calls this).
+
+    - the ``crreject`` overrides, with the ranges the CLI uses
+      (:func:`stisdarks.crrejtab.check_overrides`);
+    - ``engine: refstis`` and ``calibrator: calstis`` need hstcal's ``cs0.e`` on ``PATH``
+      (skipped with ``uses_conda=True``: the jobs then run in ``envs/stisdarks.yaml``, which
+      brings hstcal).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the config key and the fix.
+    """
+    from stisdarks.crrejtab import check_overrides
+
+    try:
+        check_overrides(config.get("crreject"))
+    except StisDarksError as exc:
+        raise ConfigError(f"config crreject: {exc}") from exc
+    if uses_conda:
+        return
+    for key in ("engine", "calibrator"):
+        require_hstcal_for(key, config.get(key, "auto"))
+
+
+def require_hstcal_for(key: str, value: str) -> None:
+    """Raise if the config's ``engine: refstis`` / ``calibrator: calstis`` has no ``cs0.e``.
+
+    The message names the config key (the library's own message names the CLI flag).
+    """
+    from stisdarks.hstcal import has_calstis
+
+    needs = {"engine": "refstis", "calibrator": "calstis"}[key]
+    if value == needs and not has_calstis():
+        raise ConfigError(
+            f"{key}: {needs} needs hstcal's cs0.e on PATH; install hstcal "
+            f"(conda install -c conda-forge hstcal, or run with --sdm conda) or set {key}: native"
+        )
+
+
+def archive_from_config(config: dict[str, Any]) -> Archive:
+    """Open the archive the workflow config names (``archive.kind``)."""
+    from stisdarks.archive import open_archive
+
+    acfg = config.get("archive", {})
+    kind = acfg.get("kind", "mast")
+    if kind == "local":
+        return open_archive("local", root=acfg.get("root", "resources/demo_archive"))
+    options = {k: acfg[k] for k in ("server", "timeout", "retries") if acfg.get(k) is not None}
+    return open_archive("mast", **options)
+
+
+def target_settings(config: dict[str, Any], obs_id: str) -> dict[str, Any]:
+    """Per-target settings: the target's overrides over the global ``darks``/``period`` keys."""
+    obs_id = check_obs_id(obs_id)
+    darks = config.get("darks", {})
+    for target in config.get("targets", []):
+        if check_obs_id(target["obs_id"]) == obs_id:
+            return {
+                "obs_id": obs_id,
+                "week_days": float(target.get("week_days", darks.get("week_days", 3))),
+                "min_week_darks": int(target.get("min_week_darks", darks.get("min_week_darks", 2))),
+                "period": target.get("period", config.get("period")),
+            }
+    raise ConfigError(f"{obs_id} is not one of the config's targets; add it under 'targets'")

@@ -202,23 +202,31 @@ def period_darks(
     return write_dark_table(output, kept)
 
 
+_REFETCH = "rerun with --forcerun period_darks to fetch it again (the valid darks are kept)"
+
+
 def dark_paths(table_csv: os.PathLike, dark_dir: os.PathLike) -> list[Path]:
-    """The downloaded files of the darks listed in ``table_csv`` (``darks.csv``, ``week.csv``).
+    """The downloaded files of the darks listed in ``table_csv`` (``darks.csv``, ``week.csv``), verified.
 
     Raises
     ------
     InputFileError
-        When one is missing (deleted since the period's darks were fetched): one line
-        saying how to fetch it again.
+        When one is missing or damaged (deleted or truncated since the period's darks
+        were fetched): one line naming it and how to fetch it again.
     """
     paths = [Path(dark_dir) / d.product.filename for d in read_dark_table(table_csv)]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
+        names = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
         raise InputFileError(
-            f"{len(missing)} dark(s) listed in {table_csv} are missing from {dark_dir} ({', '.join(missing[:3])}"
-            f"{', ...' if len(missing) > 3 else ''}); rerun with --forcerun period_darks to fetch them again "
-            "(the valid ones are kept)"
+            f"{len(missing)} dark(s) listed in {table_csv} are missing from {dark_dir} ({names}); "
+            + _REFETCH.replace("fetch it", "fetch them")
         )
+    for path in paths:
+        try:
+            verify_fits(path)  # a truncated or damaged download
+        except InputFileError as exc:
+            raise InputFileError(f"{str(exc).split('; ')[0]}; {_REFETCH}") from exc
     return paths
 
 
@@ -277,8 +285,6 @@ def basedark(
     period = _period(read_json(period_json))
     mode = mode_of(read_json(science_json))
     dark_files = dark_paths(darks_csv, dark_dir)
-    for path in dark_files:
-        verify_fits(path)  # a truncated or corrupt download: one line saying to fetch it again
     kept, dropped = select_by_header(dark_files, mode)
     if dropped:
         log.info(
@@ -328,8 +334,6 @@ def weekdark(
 
     require_hstcal_for("engine", engine)
     week_files = dark_paths(week_csv, dark_dir)
-    for path in week_files:
-        verify_fits(path)
     dark_references(sorted(map(Path, week_files))[0], crds, archive)
 
     log.info("weekdark from %d darks over %s (engine %s)", len(week_files), basedark_fits, engine)

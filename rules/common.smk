@@ -53,15 +53,16 @@ def science_products(wildcards):
     }
 
 
-def checkpoint_output(checkpoint, path, **wildcards):
-    """Output of a checkpoint job; an existing, complete file counts too.
+def checkpoint_output(job, path, **wildcards):
+    """``path``, an output of a checkpoint job, once the job is done; an existing file counts too.
 
     After a run is killed, Snakemake 9 can leave a finished checkpoint out of its
     "created" set and would schedule dependants on a placeholder; every output here is
     written atomically, so a present file is complete and safe to read.
     """
     try:
-        return checkpoint.get(**wildcards).output[0]
+        job.get(**wildcards)  # raises until the checkpoint job has run
+        return path
     except IncompleteCheckpointException:
         if os.path.exists(path):
             return path
@@ -71,7 +72,7 @@ def checkpoint_output(checkpoint, path, **wildcards):
 def period_of(obs):
     """``period.json`` of a target (a checkpoint: evaluated once it exists)."""
     path = checkpoint_output(
-        checkpoints.anneal_period, f"results/{obs}/period.json", obs=obs
+        checkpoints.science_facts, f"results/{obs}/period.json", obs=obs
     )
     with open(path) as fh:
         return json.load(fh)

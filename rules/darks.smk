@@ -1,5 +1,6 @@
 # Dark selection: the period's candidate darks, listed and fetched in one job (the files go
-# to resources/archive/darks/, shared by every period), and the target's week.
+# to resources/archive/darks/, shared by every period). The target's week is chosen by the
+# weekdark job (rules/superdarks.smk), which writes week.csv beside the weekdark.
 
 
 rule period_darks:
@@ -22,23 +23,3 @@ rule period_darks:
         connections=config["archive"]["connections"],
     script:
         "../scripts/period_darks.py"
-
-
-rule week_darks:
-    input:
-        used=darks_used_of,
-        period="results/{obs}/period.json",
-        science="results/{obs}/science.json",
-    output:
-        "results/{obs}/week.csv",
-    log:
-        "logs/{obs}/week_darks.log",
-    benchmark:
-        "benchmarks/{obs}/week_darks.tsv"
-    conda:
-        "../envs/stisdarks.yaml"
-    params:
-        week_days=target_setting("week_days"),
-        min_week_darks=target_setting("min_week_darks"),
-    script:
-        "../scripts/week_darks.py"

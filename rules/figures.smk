@@ -1,109 +1,55 @@
-# Comparison figures (one PNG each, captioned in the report) and summary.json.
+# Comparison figures (one PNG each, captioned in the report; one job draws a target's five)
+# and summary.json.
 
 
-rule figure_basedark:
+rule figures:
     input:
-        dark=basedark_of,
+        basedark=basedark_of,
+        weekdark="results/{obs}/weekdark.fits",
+        references="results/{obs}/references.json",
+        pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
+        recal_crj="results/{obs}/recal/{obs}_crj.fits",
+        pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
+        recal_sx1="results/{obs}/recal/{obs}_sx1.fits",
     output:
-        report(
+        basedark=report(
             "results/{obs}/figures/basedark.png",
             caption="../report/basedark.rst",
             category="{obs}",
             subcategory="Darks",
         ),
-    log:
-        "logs/{obs}/figure_basedark.log",
-    benchmark:
-        "benchmarks/{obs}/figure_basedark.tsv"
-    conda:
-        "../envs/stisdarks.yaml"
-    script:
-        "../scripts/figure.py"
-
-
-rule figure_weekdark:
-    input:
-        dark="results/{obs}/weekdark.fits",
-    output:
-        report(
+        weekdark=report(
             "results/{obs}/figures/weekdark.png",
             caption="../report/weekdark.rst",
             category="{obs}",
             subcategory="Darks",
         ),
-    log:
-        "logs/{obs}/figure_weekdark.log",
-    benchmark:
-        "benchmarks/{obs}/figure_weekdark.tsv"
-    conda:
-        "../envs/stisdarks.yaml"
-    script:
-        "../scripts/figure.py"
-
-
-rule figure_ratio:
-    input:
-        weekdark="results/{obs}/weekdark.fits",
-        references="results/{obs}/references.json",
-        science="resources/archive/{obs}/{obs}_crj.fits",
-    output:
-        report(
+        ratio=report(
             "results/{obs}/figures/weekdark_over_pipeline.png",
             caption="../report/ratio.rst",
             category="{obs}",
             subcategory="Darks",
         ),
-    log:
-        "logs/{obs}/figure_ratio.log",
-    benchmark:
-        "benchmarks/{obs}/figure_ratio.tsv"
-    conda:
-        "../envs/stisdarks.yaml"
-    script:
-        "../scripts/figure.py"
-
-
-rule figure_crj:
-    input:
-        pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
-        recal_crj="results/{obs}/recal/{obs}_crj.fits",
-        sx1="resources/archive/{obs}/{obs}_sx1.fits",
-    output:
-        report(
+        crj=report(
             "results/{obs}/figures/crj_comparison.png",
             caption="../report/crj.rst",
             category="{obs}",
             subcategory="Science",
         ),
-    log:
-        "logs/{obs}/figure_crj.log",
-    benchmark:
-        "benchmarks/{obs}/figure_crj.tsv"
-    conda:
-        "../envs/stisdarks.yaml"
-    script:
-        "../scripts/figure.py"
-
-
-rule figure_spectrum:
-    input:
-        pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
-        recal_sx1="results/{obs}/recal/{obs}_sx1.fits",
-    output:
-        report(
+        spectrum=report(
             "results/{obs}/figures/spectrum.png",
             caption="../report/spectrum.rst",
             category="{obs}",
             subcategory="Science",
         ),
     log:
-        "logs/{obs}/figure_spectrum.log",
+        "logs/{obs}/figures.log",
     benchmark:
-        "benchmarks/{obs}/figure_spectrum.tsv"
+        "benchmarks/{obs}/figures.tsv"
     conda:
         "../envs/stisdarks.yaml"
     script:
-        "../scripts/figure.py"
+        "../scripts/figures.py"
 
 
 rule summary:

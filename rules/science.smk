@@ -1,32 +1,19 @@
-# What the observation is and which anneal period contains it.
+# What the observation is and which anneal period contains it (one job: a checkpoint, since
+# the period names the directory its targets share).
 
 
-rule science_facts:
+checkpoint science_facts:
     input:
         raw="resources/archive/{obs}/{obs}_raw.fits",
         flt="resources/archive/{obs}/{obs}_flt.fits",
         crj="resources/archive/{obs}/{obs}_crj.fits",
     output:
-        "results/{obs}/science.json",
+        science="results/{obs}/science.json",
+        period="results/{obs}/period.json",
     log:
         "logs/{obs}/science_facts.log",
     benchmark:
         "benchmarks/{obs}/science_facts.tsv"
-    conda:
-        "../envs/stisdarks.yaml"
-    script:
-        "../scripts/science_facts.py"
-
-
-checkpoint anneal_period:
-    input:
-        science="results/{obs}/science.json",
-    output:
-        "results/{obs}/period.json",
-    log:
-        "logs/{obs}/anneal_period.log",
-    benchmark:
-        "benchmarks/{obs}/anneal_period.tsv"
     conda:
         "../envs/stisdarks.yaml"
     params:
@@ -34,4 +21,4 @@ checkpoint anneal_period:
         tables=config["periods"]["tables"],
         from_archive=config["periods"]["from_archive"],
     script:
-        "../scripts/anneal_period.py"
+        "../scripts/science_facts.py"

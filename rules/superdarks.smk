@@ -1,4 +1,5 @@
-# The monthly basedark (shared by every target of the period) and each target's weekdark.
+# The monthly basedark (shared by every target of the period) and each target's weekdark
+# (with week.csv, the darks of the target's week that it is built from).
 
 
 rule basedark:
@@ -29,10 +30,13 @@ rule basedark:
 
 rule weekdark:
     input:
-        week="results/{obs}/week.csv",
+        used=darks_used_of,
+        period="results/{obs}/period.json",
+        science="results/{obs}/science.json",
         basedark=basedark_of,
     output:
-        "results/{obs}/weekdark.fits",
+        week="results/{obs}/week.csv",
+        fits="results/{obs}/weekdark.fits",
     log:
         "logs/{obs}/weekdark.log",
     benchmark:
@@ -48,5 +52,7 @@ rule weekdark:
         crreject=config["crreject"],
         crds=config["crds"],
         dark_dir="resources/archive/darks",
+        week_days=target_setting("week_days"),
+        min_week_darks=target_setting("min_week_darks"),
     script:
         "../scripts/weekdark.py"

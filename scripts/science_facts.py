@@ -1,14 +1,19 @@
-"""Write science.json (rule science_facts)."""
+"""Write science.json and period.json (checkpoint science_facts)."""
 
 from stisdarks import stages
 from stisdarks.runner import run_stage
 
-i = snakemake.input
+i, p = snakemake.input, snakemake.params
 run_stage(
     snakemake,
-    stages.write_science_facts,
+    lambda **kw: stages.science_and_period(
+        archive=stages.archive_from_config(snakemake.config) if p.from_archive else None, **kw
+    ),
     raw=i.raw,
     flt=i.flt,
     crj=i.crj,
-    output=snakemake.output[0],
+    science_json=snakemake.output.science,
+    period_json=snakemake.output.period,
+    override=p.override,
+    tables=p.tables,
 )

@@ -1,18 +1,24 @@
-"""Build the target's weekdark (rule weekdark)."""
+"""Choose the target's week of darks and build its weekdark (rule weekdark)."""
 
 from stisdarks import stages
 from stisdarks.runner import run_stage
 
+i, o, p = snakemake.input, snakemake.output, snakemake.params
 run_stage(
     snakemake,
-    stages.weekdark,
-    week_csv=snakemake.input.week,
-    dark_dir=snakemake.params.dark_dir,
-    basedark_fits=snakemake.input.basedark,
-    output=snakemake.output[0],
-    engine=snakemake.params.engine,
-    crreject=dict(snakemake.params.crreject),
-    crds=dict(snakemake.params.crds),
+    stages.week_and_weekdark,
+    used_csv=i.used,
+    period_json=i.period,
+    science_json=i.science,
+    basedark_fits=i.basedark,
+    week_csv=o.week,
+    output=o.fits,
+    dark_dir=p.dark_dir,
+    week_days=p.week_days,
+    min_week_darks=p.min_week_darks,
+    engine=p.engine,
+    crreject=dict(p.crreject),
+    crds=dict(p.crds),
     archive=stages.archive_from_config(snakemake.config),
     threads=snakemake.threads,
 )

@@ -47,14 +47,16 @@ __all__ = [
     "download_science",
     "write_science_facts",
     "anneal_period",
+    "science_and_period",
     "period_darks",
     "dark_paths",
     "basedark",
     "week_list",
     "weekdark",
+    "week_and_weekdark",
     "references",
     "recalibrate",
-    "figure",
+    "figures",
     "summary",
 ]
 
@@ -160,6 +162,28 @@ def anneal_period(
         "%s lies in anneal period %s (source: %s)", facts["obs_id"], data["key"], period.source
     )
     return write_json(output, data)
+
+
+def science_and_period(
+    raw: os.PathLike,
+    flt: os.PathLike,
+    crj: os.PathLike,
+    science_json: os.PathLike,
+    period_json: os.PathLike,
+    *,
+    override: dict[str, str] | None,
+    tables: Sequence[os.PathLike],
+    archive: Archive | None,
+) -> Path:
+    """``science.json`` then ``period.json``: what the observation is and its anneal period.
+
+    One job for both (the workflow's first after the download): each is a small read,
+    and a job costs a second of start-up.
+    """
+    write_science_facts(raw, flt, crj, science_json)
+    return anneal_period(
+        science_json, period_json, override=override, tables=tables, archive=archive
+    )
 
 
 def _period(data: dict[str, Any]) -> AnnealPeriod:
@@ -348,6 +372,35 @@ def weekdark(
     return Path(output)
 
 
+def week_and_weekdark(
+    used_csv: os.PathLike,
+    period_json: os.PathLike,
+    science_json: os.PathLike,
+    basedark_fits: os.PathLike,
+    week_csv: os.PathLike,
+    output: os.PathLike,
+    *,
+    dark_dir: os.PathLike,
+    week_days: float,
+    min_week_darks: int,
+    **weekdark_options: Any,
+) -> Path:
+    """``week.csv`` (:func:`week_list`), then the weekdark from those darks (:func:`weekdark`).
+
+    One job for both: choosing the week is a small read, and a job costs a second of
+    start-up. ``weekdark_options``: ``engine``, ``crreject``, ``crds``, ``archive``, ``threads``.
+    """
+    week_list(
+        used_csv,
+        period_json,
+        science_json,
+        week_csv,
+        week_days=week_days,
+        min_week_darks=min_week_darks,
+    )
+    return weekdark(week_csv, dark_dir, basedark_fits, output, **weekdark_options)
+
+
 def references(
     raw: os.PathLike,
     flt: os.PathLike,
@@ -442,25 +495,40 @@ def recalibrate(
     return {k: Path(v) for k, v in outputs.items()}
 
 
-def figure(kind: str, output: os.PathLike, **inputs: Any) -> Path:
-    """Draw one comparison figure (``kind``: basedark, weekdark, ratio, crj, spectrum)."""
-    from stisdarks import figures
+def figures(
+    obs_id: str,
+    outputs: dict[str, os.PathLike],
+    *,
+    basedark: os.PathLike,
+    weekdark: os.PathLike,
+    references: os.PathLike,
+    pipeline_crj: os.PathLike,
+    recal_crj: os.PathLike,
+    pipeline_sx1: os.PathLike,
+    recal_sx1: os.PathLike,
+) -> dict[str, Path]:
+    """Draw the comparison figures named in ``outputs`` (basedark, weekdark, ratio, crj, spectrum).
 
-    if kind in ("basedark", "weekdark"):
-        figures.plot_dark(output, inputs["dark"], title=inputs["title"])
-    elif kind == "ratio":
-        figures.plot_ratio(
-            output, inputs["weekdark"], inputs["pipeline_dark"], science=inputs.get("science")
-        )
-    elif kind == "crj":
-        figures.plot_crj_comparison(
-            output, inputs["pipeline_crj"], inputs["recal_crj"], sx1=inputs.get("sx1")
-        )
-    elif kind == "spectrum":
-        figures.plot_spectra(output, inputs["pipeline_sx1"], inputs["recal_sx1"])
-    else:
-        raise ValueError(f"unknown figure kind {kind!r}")
-    return Path(output)
+    One process draws them all: matplotlib is imported once. The weekdark / pipeline dark
+    ratio is shown in the science's pixels (the ``_crj``'s readout).
+    """
+    from stisdarks import figures as fig
+
+    pipeline_dark = read_json(references)["pipeline_dark"]
+    draw = {
+        "basedark": lambda out: fig.plot_dark(out, basedark, title=f"{obs_id}: basedark"),
+        "weekdark": lambda out: fig.plot_dark(out, weekdark, title=f"{obs_id}: weekdark"),
+        "ratio": lambda out: fig.plot_ratio(out, weekdark, pipeline_dark, science=pipeline_crj),
+        "crj": lambda out: fig.plot_crj_comparison(out, pipeline_crj, recal_crj, sx1=pipeline_sx1),
+        "spectrum": lambda out: fig.plot_spectra(out, pipeline_sx1, recal_sx1),
+    }
+    unknown = set(outputs) - set(draw)
+    if unknown:
+        raise ValueError(f"unknown figure(s) {sorted(unknown)}; known: {sorted(draw)}")
+    for i, (name, out) in enumerate(outputs.items(), 1):
+        log.info("figure %d/%d: %s", i, len(outputs), Path(out).name)
+        draw[name](out)
+    return {name: Path(out) for name, out in outputs.items()}
 
 
 def summary(output: os.PathLike, **inputs: Any) -> Path:

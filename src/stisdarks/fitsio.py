@@ -7,10 +7,12 @@ run leaves) and is re-exported here.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 
 from stisdarks.atomic import atomic_path
 from stisdarks.errors import InputFileError
@@ -66,6 +68,11 @@ def ext_data(
 def verify_fits(path: str | os.PathLike, expected_size: int | None = None) -> None:
     """Check that ``path`` is a complete, readable FITS file.
 
+    Every header is parsed and verified, the extensions the primary header announces
+    (``NEXTEND``) must be there, and every data unit must lie wholly inside the file (its
+    size from its header): a truncated or cut file fails without reading the data, so
+    checking a month of darks costs a fraction of a second, not a read of 560 MB.
+
     Raises
     ------
     InputFileError
@@ -86,11 +93,25 @@ def verify_fits(path: str | os.PathLike, expected_size: int | None = None) -> No
             "delete it and rerun to download it again"
         )
     try:
-        with fits.open(p, memmap=False) as hdul:
-            hdul.verify("exception")
-            for hdu in hdul:
-                _ = hdu.data  # forces a read of every data unit
+        with warnings.catch_warnings():
+            # astropy's "may have been truncated" warning: said below, in one line
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            with fits.open(p, memmap=False, lazy_load_hdus=False) as hdul:
+                hdul.verify("exception")
+                spans = [hdul.fileinfo(i) for i in range(len(hdul))]
+                announced = int(hdul[0].header.get("NEXTEND", 0))
+        end = max(info["datLoc"] + info["datSpan"] for info in spans)
     except Exception as exc:  # astropy raises many types here
         raise InputFileError(
             f"{p} is not a valid FITS file ({exc}); delete it and download again"
         ) from exc
+    if announced > len(spans) - 1:
+        raise InputFileError(
+            f"{p} is truncated (NEXTEND = {announced} but it has {len(spans) - 1} extensions); "
+            "delete it and rerun to download it again"
+        )
+    if end > size:
+        raise InputFileError(
+            f"{p} is truncated (its headers describe {end} bytes, the file has {size}); "
+            "delete it and rerun to download it again"
+        )

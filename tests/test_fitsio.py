@@ -1,0 +1,58 @@
+"""verify_fits: a complete file passes; cut, truncated or foreign files fail in one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from stisdarks.errors import InputFileError
+from stisdarks.fitsio import verify_fits
+
+
+@pytest.fixture
+def good(tmp_path):
+    path = tmp_path / "x_flt.fits"
+    primary = fits.PrimaryHDU()
+    primary.header["NEXTEND"] = 2
+    hdus = [primary, fits.ImageHDU(np.ones((300, 300), np.float32), name="SCI")]
+    hdus.append(fits.ImageHDU(name="DQ"))  # header-only, as calstis writes constant arrays
+    fits.HDUList(hdus).writeto(path)
+    return path
+
+
+def test_a_complete_file_passes(good):
+    verify_fits(good)
+    verify_fits(good, good.stat().st_size)
+
+
+@pytest.mark.parametrize(
+    ("keep", "message"),
+    [
+        (5000, "not a multiple of the 2880-byte FITS block"),
+        (2880 * 3, "is truncated"),  # cut on a block boundary, inside the data
+        (2880, "NEXTEND = 2 but it has 0 extensions"),  # cut after the primary header
+    ],
+)
+def test_a_cut_file_fails_in_one_line(good, keep, message):
+    good.write_bytes(good.read_bytes()[:keep])
+    with pytest.raises(InputFileError, match=message) as err:
+        verify_fits(good)
+    assert "\n" not in str(err.value) and "download" in str(err.value)
+
+
+def test_wrong_size_and_foreign_files_fail(good, tmp_path):
+    with pytest.raises(InputFileError, match="the archive lists 12"):
+        verify_fits(good, 12)
+    other = tmp_path / "page.fits"
+    other.write_bytes(b"<html>" + b" " * (2880 - 6))
+    with pytest.raises(InputFileError, match="not a valid FITS file"):
+        verify_fits(other)
+
+
+def test_a_file_cut_inside_its_last_data_unit_fails(tmp_path):
+    path = tmp_path / "y_flt.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((300, 300), np.float32))]).writeto(path)
+    path.write_bytes(path.read_bytes()[: 2880 * 3])
+    with pytest.raises(InputFileError, match="its headers describe"):
+        verify_fits(path)

@@ -188,3 +188,18 @@ def test_dark_swap_bins_the_dark_to_the_science_and_uses_its_gain(readout_archiv
             assert delta[sy, sx] == pytest.approx(1.0 * f * t / 4.0 / binned_flat, rel=1e-4)
             assert new["DQ"].data[sy, sx] & 16
         assert np.count_nonzero(delta) == len(detector)
+
+
+def test_row_median_and_zoom_score_are_scipys_filters():
+    """The summary's and the figures' numpy filters give scipy.ndimage's numbers (scipy is not imported by those jobs)."""
+    from scipy.ndimage import uniform_filter
+
+    from stisdarks.figures import _box_sum
+    from stisdarks.summary import row_median
+
+    rng = np.random.default_rng(5)
+    data = rng.normal(size=(40, 90))
+    np.testing.assert_array_equal(row_median(data), median_filter(data, size=(1, 7)))
+    np.testing.assert_allclose(
+        _box_sum(np.abs(data), 5), 25 * uniform_filter(np.abs(data), size=5), rtol=1e-12
+    )

@@ -126,14 +126,20 @@ def _extraction_mask(shape, sx1: os.PathLike | None) -> np.ndarray:
         return box_weights(shape[0], trace_rows(row["EXTRLOCY"]), float(row["EXTRSIZE"])) > 0
 
 
+def _box_sum(image: np.ndarray, size: int) -> np.ndarray:
+    """Sum over the ``size`` x ``size`` box around each pixel (edges mirrored), by cumulative sums."""
+    half = size // 2
+    padded = np.pad(image, half, mode="symmetric")
+    c = np.pad(padded.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))
+    return c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
+
+
 def choose_zoom(
     diff: np.ndarray, region: np.ndarray, half: int = 25
 ) -> tuple[slice, slice, tuple[int, int]]:
     """Window of ±``half`` pixels around the largest change inside ``region`` (kept inside the image)."""
-    from scipy.ndimage import uniform_filter
-
-    # the strongest change (lightly smoothed, so a cluster beats a lone pixel of equal height)
-    score = uniform_filter(np.abs(np.where(region, diff, 0)).astype(np.float64), size=5)
+    # the strongest change (summed over 5x5, so a cluster beats a lone pixel of equal height)
+    score = _box_sum(np.abs(np.where(region, diff, 0)).astype(np.float64), 5)
     cy, cx = np.unravel_index(int(np.argmax(score)), diff.shape)
     ny, nx = diff.shape
     y0 = int(np.clip(cy - half, 0, max(0, ny - 2 * half - 1)))

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
-from scipy.ndimage import median_filter
 
 from stisdarks.extraction import box_weights, trace_rows
 from stisdarks.fitsio import atomic_path, ext_data
@@ -33,6 +32,7 @@ from stisdarks.superdark import ENGINE_KEYWORD
 
 __all__ = [
     "hot_pixel_count",
+    "row_median",
     "residual_hot_pixels",
     "spectrum_change",
     "build_summary",
@@ -66,15 +66,26 @@ def residual_hot_pixels(
     ``noise`` defaults to the robust scatter (1.4826 MAD) of the residual over the region.
     Pass the same ``noise`` for the before and after images to compare them fairly.
     """
-    resid = crj_sci.astype(np.float64) - median_filter(crj_sci.astype(np.float64), size=(1, 7))
+    resid = crj_sci.astype(np.float64) - row_median(crj_sci.astype(np.float64))
     if noise is None:
         noise = robust_noise(crj_sci, region)
     return int(np.count_nonzero(region & (resid > k * noise)))
 
 
+def row_median(data: np.ndarray, width: int = 7) -> np.ndarray:
+    """Median of each pixel's ``width`` neighbours along its row, the row's ends mirrored.
+
+    The same numbers as ``scipy.ndimage.median_filter(data, size=(1, width))`` (mode
+    ``reflect``), without importing scipy in the summary job.
+    """
+    half = width // 2
+    padded = np.pad(data, ((0, 0), (half, half)), mode="symmetric")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=1), axis=-1)
+
+
 def robust_noise(crj_sci: np.ndarray, region: np.ndarray) -> float:
     """1.4826 × MAD of the residual from a 1×7 row median, over ``region``."""
-    resid = crj_sci.astype(np.float64) - median_filter(crj_sci.astype(np.float64), size=(1, 7))
+    resid = crj_sci.astype(np.float64) - row_median(crj_sci.astype(np.float64))
     vals = resid[region]
     return float(1.4826 * np.median(np.abs(vals - np.median(vals)))) or 1.0
 

@@ -6,6 +6,8 @@ import hashlib
 import pprint
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,13 @@ def test_local_archive_references_are_copied_into_the_cache(root, tmp_path):
     assert {"CCDTAB", "CRREJTAB", "BIASFILE", "PFLTFILE"} <= set(refs)
     assert all(p.is_file() for p in refs.values())
     assert hashlib.sha256(raw.read_bytes()).hexdigest() == before, "the raw file was modified"
+    # once the cache records its layout, finding the directory does not import crds (1 s)
+    probe = (
+        "import sys; from stisdarks.references import oref_dir; "
+        f"print(oref_dir({str(cache)!r})); print('crds' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(stis.absolute()), "False"]
 
 
 def test_offline_cache_works_and_names_what_is_missing(root, tmp_path):

@@ -197,6 +197,18 @@ def _present(dest: Path, base: str) -> Path | None:
     return None
 
 
+def _known_instrument_dir(crds_path: Path) -> Path | None:
+    """``references/hst/stis`` when the cache says it uses CRDS' "instrument" layout and has it."""
+    if os.environ.get("CRDS_REF_SUBDIR_MODE", "None") not in ("None", "instrument"):
+        return None
+    try:
+        mode = (crds_path / "config" / "hst" / "ref_cache_subdir_mode").read_text().strip()
+    except OSError:
+        return None
+    where = (crds_path / "references" / "hst" / "stis").absolute()  # as CRDS gives it
+    return where if mode == "instrument" and where.is_dir() else None
+
+
 def reference_dir(crds_path: os.PathLike) -> Path:
     """The directory where CRDS keeps STIS reference files in the cache ``crds_path``.
 
@@ -209,8 +221,14 @@ def reference_dir(crds_path: os.PathLike) -> Path:
     -------
     Path
         ``crds.hst.locate.locate_dir("stis")`` for this cache (created if absent):
-        ``<crds_path>/references/hst/stis`` in CRDS' default layout.
+        ``<crds_path>/references/hst/stis`` in CRDS' default layout. Once CRDS has recorded
+        that layout in the cache (``config/hst/ref_cache_subdir_mode`` = ``instrument``) and
+        the directory exists, it is returned without importing crds (a second of start-up
+        for every job that only needs to know where the references are).
     """
+    known = _known_instrument_dir(Path(crds_path))
+    if known is not None:
+        return known
     with _crds_env(crds_path, "local", None):
         where = _locate_dir()
     where.mkdir(parents=True, exist_ok=True)

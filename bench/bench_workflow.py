@@ -91,20 +91,20 @@ def prepare_archive(workdir: Path, args: argparse.Namespace) -> dict:
     generate_archive(
         root, size=args.size, n_darks=args.n_darks, seed=args.seed, extra_obs_ids=tuple(obs[1:])
     )
-    if args.periods == 2:  # split the month between the targets: half of them in each part
-        rows = (root / "anneal_periods.csv").read_text().splitlines()
-        start, end, source = rows[1].split(",")
+    if args.periods == 2:  # split the month: the later targets (a day apart) in a second period
         from astropy.time import Time
 
-        days_before_end = (
-            args.targets // 2 + 0.5
-        )  # targets are a day apart, ending at the month's end
-        cut = Time(Time(end, scale="utc").mjd - days_before_end, format="mjd", scale="utc").iso[:19]
-        (root / "anneal_periods.csv").write_text(
-            f"start,end,source\n{start},{cut},{source}\n{cut},{end},{source}\n"
-        )
+        truth = yaml.safe_load((root / "truth.json").read_text())
+        start, end = truth["period"]["start"], truth["period"]["end"]
+        cut_mjd = truth["period"]["end_mjd"] - (args.targets // 2 + 0.5)
+        cut = Time(cut_mjd, format="mjd", scale="utc").iso[:19]
+        for k, target in enumerate(
+            config["targets"]
+        ):  # target k was observed k days before the last
+            later = truth["obs_mjd"] - k > cut_mjd
+            target["period"] = {"start": cut, "end": end} if later else {"start": start, "end": cut}
     config["archive"].update(root=str(root), demo={"generate": False})
-    config["darks"]["min_week_darks"] = 1
+    config["darks"]["week_days"] = 5  # enough darks in every (clipped) week of a small archive
     return config
 
 

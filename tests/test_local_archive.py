@@ -125,3 +125,33 @@ def test_mama_observation_is_refused(root, tmp_path):
         h[0].header["ROOTNAME"] = "omama0010"
     with pytest.raises(ArchiveError, match="only STIS CCD observations are supported"):
         LocalArchive(plain).find_science("omama0010")
+
+
+def test_a_period_job_fetches_its_darks_and_the_superdarks_find_them(root, tmp_path):
+    """period_darks lists and fetches in one go (darks.csv written last); a dark deleted later
+    is named with the fix that fetches it again, and only it."""
+    from stisdarks.periods import period_to_json
+    from stisdarks.science import science_facts, write_json
+    from stisdarks.stages import dark_paths, period_darks
+
+    archive = LocalArchive(root)
+    science = {k: root / "science" / f"odemo1010_{k}.fits" for k in ("raw", "flt", "crj")}
+    facts = science_facts(science["raw"], science["flt"], science["crj"])
+    write_json(tmp_path / "science.json", facts)
+    write_json(
+        tmp_path / "period.json", period_to_json(find_period(facts["start_mjd"], archive=archive))
+    )
+    darks_csv, dark_dir = tmp_path / "darks.csv", tmp_path / "darks"
+    period_darks(archive, tmp_path / "period.json", tmp_path / "science.json", darks_csv,
+                 exptime=1100, exptime_tolerance=1, dark_dir=dark_dir, connections=3)  # fmt: skip
+    paths = dark_paths(darks_csv, dark_dir)
+    assert sorted(p.name for p in paths) == [f"odark{i:03d}q_flt.fits" for i in range(8)]
+    assert sorted(p.name for p in dark_dir.iterdir()) == sorted(p.name for p in paths)
+    paths[2].unlink()
+    with pytest.raises(InputFileError, match="1 dark.s. listed in .* are missing") as err:
+        dark_paths(darks_csv, dark_dir)
+    assert paths[2].name in str(err.value) and "--forcerun period_darks" in str(err.value)
+    mtimes = {p: p.stat().st_mtime_ns for p in paths if p.exists()}
+    period_darks(archive, tmp_path / "period.json", tmp_path / "science.json", darks_csv,
+                 exptime=1100, exptime_tolerance=1, dark_dir=dark_dir)  # fmt: skip
+    assert paths[2].is_file() and all(p.stat().st_mtime_ns == t for p, t in mtimes.items())

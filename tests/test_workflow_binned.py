@@ -28,8 +28,8 @@ pytestmark = pytest.mark.slow
 
 def _config(workdir: Path, name: str, **overrides) -> Path:
     config = yaml.safe_load((REPO / "config" / "demo_binned.yaml").read_text())
-    config["archive"]["demo"].update(n_darks=10, seed=5)
-    config["darks"]["week_days"] = 8  # 10 darks a month: a few in the (clipped) week
+    config["archive"]["demo"].update(n_darks=6, seed=5)
+    config["darks"]["week_days"] = 10  # 6 darks a month: a few in the (clipped) week
     config.update(overrides)
     path = workdir / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))

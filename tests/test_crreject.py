@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
+from stisdarks import crreject as crreject_module
 from stisdarks import engines
 from stisdarks.crreject import (
     CR_FLAG,
+    ScaledRows,
     crreject_files,
+    crreject_rows,
     crreject_stack,
     histogram_mode,
+    scan_fits,
+    scan_imsets,
     sky_mode,
 )
+from stisdarks.crreject_kernel import NeedsRowsAbove, SkyAccumulator, Workspace
 from stisdarks.crrejtab import (
     CRParams,
     crparams_for,
@@ -492,3 +502,204 @@ def test_native_superdark_accepts_a_mode_sky_crrejtab(tmp_path, monkeypatch, cap
         assert np.all(np.isfinite(sci)) and np.median(np.abs(sci - ref)) <= 1e-6 * np.median(ref)
         assert np.mean(np.abs(sci - ref) <= 1e-4 * np.abs(ref) + 1e-6) >= 0.6
         assert np.mean(ext_data(a["DQ"]) == ext_data(b["DQ"])) >= 0.999
+
+
+# ---------------------------------------------------------------------------------------------
+# Row blocks: the rejection streamed from the files a block of rows at a time equals the
+# whole image combined as one block
+
+
+def chain_stack(n, shape, seed):
+    """Noisy image sets (sky, cosmic rays, flags) and, in image set 1, a hit at the top of
+    column 7 followed by excluded (DQ 4) pixels over threshold all the way down: each is
+    promoted to a hit by the one above it (raster order) and spills onto column 8."""
+    skies = [3.0 + 5 * i for i in range(n)]
+    exptimes = [100.0 + 20 * (i % 3) for i in range(n)]
+    scis, dqs = sky_stack(n, skies, exptimes, seed, shape=shape)
+    scis[1][2, 7] += 5000
+    for y in range(3, shape[0] - 2):
+        scis[1][y, 7] += 4000
+        dqs[1][y, 7] |= 4
+        scis[1][y, 8] += 30  # between the spill and the hit thresholds
+    return scis, dqs, exptimes
+
+
+@pytest.mark.parametrize("initgues", ["median", "minimum"])
+@pytest.mark.parametrize("n", [5, 6])
+def test_row_blocks_read_from_files_equal_one_whole_image_block(tmp_path, monkeypatch, initgues, n):
+    shape = (31, 24)
+    scis, dqs, exptimes = chain_stack(n, shape, seed=n)
+    paths = [
+        write_flt(tmp_path / "a_flt.fits", scis[:2], dqs[:2], exptimes[:2]),
+        write_flt(tmp_path / "b_flt.fits", scis[2:], dqs[2:], exptimes[2:]),
+    ]
+    params = CRParams(crsigmas=(6.0, 5.0, 4.0), crthresh=0.5, initgues=initgues, skysub="mode",
+                      scalense=2.0, badinpdq=4)  # fmt: skip
+    noise, gain = [2.5] * n, [2.0] * n  # write_flt: READNSE 5, ATODGAIN 2
+    factor = 0.93  # refstis' temperature scaling, applied as the rows are read
+    whole = crreject_stack([s * factor for s in scis], dqs, exptimes, noise, gain, params,
+                           block_rows=shape[0], return_masks=True, threads=1)  # fmt: skip
+    assert whole.masks[1][3 : shape[0] - 2, 8].all(), "the promoted chain does not spill"
+    retries = []
+    real = crreject_module.reject_block
+
+    def counting(*args, **kwargs):
+        try:
+            return real(*args, **kwargs)
+        except NeedsRowsAbove:
+            retries.append(1)
+            raise
+
+    monkeypatch.setattr(crreject_module, "reject_block", counting)
+    monkeypatch.setattr(crreject_module, "_PARALLEL_PIXELS", 0)  # workers even for this stack
+    imsets = scan_imsets(paths)
+    for block_rows, threads in ((1, 1), (1, 2), (2, 1), (5, 2), (None, 2)):
+        retries.clear()
+        got = crreject_rows([ScaledRows(im.sci, factor) for im in imsets], [im.dq for im in imsets],
+                            exptimes, noise, gain, params, block_rows=block_rows,
+                            return_masks=True, threads=threads)  # fmt: skip
+        for name in ("sci", "err", "dq", "masks", "n_rejected", "sky"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(whole, name), err_msg=name)
+        assert got.skysum == whole.skysum
+        if block_rows is not None and threads == 1:  # (workers count in their own process)
+            # the chain crosses block edges: more rows above are read
+            assert retries, f"no block of {block_rows} rows was retried"
+
+
+def test_a_block_holds_about_the_same_memory_whatever_the_number_of_image_sets():
+    budget = crreject_module._BLOCK_BYTES
+    for n in (56, 112, 224):
+        rows = crreject_module._block_rows(n, 1024, halo=1)
+        assert 0.8 * budget <= n * rows * 1024 * 6 <= budget
+
+
+def reference_sky_mode(sci, dq):
+    """The whole-image sky as calstis computes it (its float32 running sum included)."""
+    good = np.asarray(sci, np.float32)[np.asarray(dq) == 0]
+    amin = np.float32(0)
+    if np.fmin.reduce(good) < amin:
+        amin = np.float32(np.fmin.reduce(good))
+    amax = np.float32(np.add.accumulate(good, dtype=np.float32)[-1]) / np.float32(good.size)
+    lo = -1000 if amin < -1000 else int(amin) - 1
+    hi = 1 if amax <= 0 else int(float(amax) + 1.0) * 2
+    bins = np.trunc(good.astype(np.float64)) - lo
+    keep = (bins >= 0) & (bins < hi - lo + 1)
+    return histogram_mode(np.bincount(bins[keep].astype(np.intp), minlength=hi - lo + 1), lo)
+
+
+def sky_cases(rng):
+    shape = (64, 48)
+    dark = rng.poisson(6.0, shape).astype(np.float32) + rng.normal(0, 3, shape).astype(np.float32)
+    dark[rng.integers(64, size=60), rng.integers(48, size=60)] += rng.uniform(50, 20000, 60)
+    yield "dark", dark
+    yield "negative", rng.normal(-40, 8, shape).astype(np.float32)
+    yield "below -1000", np.where(rng.random(shape) < 0.1, -1500, dark).astype(np.float32)
+    yield "bright (beyond the streamed histogram)", rng.normal(5000, 40, shape).astype(np.float32)
+    yield "narrow", np.full(shape, 2.5, np.float32)
+
+
+def row_blocks(sci, dq, rows):
+    """(SCI copy, DQ) blocks of ``rows`` rows, in raster order."""
+    for r0 in range(0, sci.shape[0], rows):
+        yield sci[r0 : r0 + rows].copy(), dq[r0 : r0 + rows]
+
+
+def test_streamed_sky_equals_the_whole_image_running_sum():
+    rng = np.random.default_rng(11)
+    for name, sci in sky_cases(rng):
+        dq = np.where(rng.random(sci.shape) < 0.05, np.int16(16), np.int16(0))
+        want = reference_sky_mode(sci, dq)
+        for rows in (1, 7, sci.shape[0]):
+            blocks = functools.partial(row_blocks, sci, dq, rows)
+            assert crreject_module._sky_of(blocks, Workspace()) == want, (name, rows)
+        assert sky_mode(sci, dq) == want, name
+
+
+def test_the_sky_is_decided_without_the_running_sum_on_darks():
+    rng = np.random.default_rng(3)
+    _, dark = next(sky_cases(rng))
+    fast, exact = SkyAccumulator(), SkyAccumulator(exact=True)
+    for acc in (fast, exact):
+        for r0 in range(0, dark.shape[0], 8):
+            acc.add(dark[r0 : r0 + 8].ravel().copy(), np.zeros(8 * dark.shape[1], np.int16))
+    assert fast.total is None and fast.mode() is not None
+    assert fast.mode() == exact.mode() == reference_sky_mode(dark, np.zeros(dark.shape))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_value_where_dq_is_zero_leaves_the_sky_undefined(bad):
+    sci = np.full((8, 8), 5.0, np.float32)
+    sci[3, 4] = bad
+    with pytest.raises(StisDarksError, match="non-finite values where DQ = 0"):
+        sky_mode(sci, np.zeros(sci.shape, np.int16))
+    dq = np.zeros(sci.shape, np.int16)
+    dq[3, 4] = 1  # flagged: ignored
+    assert sky_mode(sci, dq) == 5.5
+
+
+def test_scan_finds_the_data_where_astropy_does(tmp_path):
+    sci, dq = stack(n=3, shape=(5, 7))
+    path = write_flt(tmp_path / "x_flt.fits", sci, dq, [100.0] * 3)
+    scan = scan_fits(path)
+    with fits.open(path) as hdul:
+        assert [(h.name, h.ver) for h in scan.hdus[1:]] == [(h.name, h.ver) for h in hdul[1:]]
+        for k, hdu in enumerate(scan.hdus):
+            assert hdu.offset == hdul.fileinfo(k)["datLoc"]
+            assert hdu.header == hdul[k].header
+    assert scan_fits(path) is scan  # read once per process
+
+
+def test_compressed_and_header_only_inputs_combine_as_plain_ones(tmp_path, golden_oref):
+    joined = GOLDEN / "crrej" / "joined.fits"
+    plain = crreject_files([joined], tmp_path / "plain_crj.fits")
+    packed = tmp_path / "joined.fits.gz"
+    packed.write_bytes(gzip.compress(joined.read_bytes()))
+    constant = tmp_path / "constant.fits"
+    with fits.open(joined) as hdul:  # a DQ written header-only, as calstis does for a constant
+        dq = hdul["DQ", 1]
+        value = int(ext_data(dq).flat[0])
+        dq.data = None
+        dq.header.update(PIXVALUE=value, NPIX1=ext_data(hdul["SCI", 1]).shape[1],
+                         NPIX2=ext_data(hdul["SCI", 1]).shape[0])  # fmt: skip
+        hdul.writeto(constant)
+    with fits.open(constant) as hdul:
+        assert hdul["DQ", 1].header["NAXIS"] == 0
+    for other in (packed, constant):
+        out = crreject_files([other], tmp_path / f"{other.name}_crj.fits")
+        with fits.open(out) as a, fits.open(plain) as b:
+            for ext in ("SCI", "ERR", "DQ"):
+                got, want = ext_data(a[ext]), ext_data(b[ext])
+                if other is constant and ext != "SCI":
+                    continue  # a different DQ: only the reading is checked below
+                np.testing.assert_array_equal(got, want, err_msg=f"{other.name} {ext}")
+    rows = scan_imsets([constant])[0].dq
+    assert isinstance(rows, crreject_module.ConstantRows)
+
+
+def worker_pid(_task) -> int:
+    return os.getpid()
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="workers are forked on Linux"
+)
+def test_two_workers_are_processes_of_their_own():
+    with crreject_module._workers(2) as run:
+        pids = set(run(worker_pid, range(6)))
+    assert pids and os.getpid() not in pids
+    with crreject_module._workers(1) as run:
+        assert set(run(worker_pid, range(3))) == {os.getpid()}
+
+
+def fail_on_odd(task: int) -> int:
+    if task % 2:
+        raise StisDarksError(f"task {task} failed")
+    return task
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_workers_raise_what_the_first_failing_task_raised(count):
+    with crreject_module._workers(count) as run:
+        assert run(fail_on_odd, [0, 2, 4]) == [0, 2, 4]
+        with pytest.raises(StisDarksError, match="^task 1 failed$"):
+            run(fail_on_odd, range(9))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,13 @@ from astropy.io import fits
 from stisdarks import engines
 from stisdarks.errors import StisDarksError
 from stisdarks.fitsio import ext_data
-from stisdarks.superdark import check_dark_inputs, make_basedark, make_weekdark
+from stisdarks.superdark import (
+    ClippedStats,
+    check_dark_inputs,
+    make_basedark,
+    make_weekdark,
+    medfilt_5x5,
+)
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
@@ -199,3 +206,42 @@ def test_each_engine_records_itself_in_the_dark(tmp_path, monkeypatch):
         WEEK, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis"
     )
     assert fits.getval(out, "SDENGINE") == "refstis"
+
+
+def clipped_cases():
+    rng = np.random.default_rng(2)
+    with fits.open(GOLDEN / "basedark.fits") as hdul:
+        yield ext_data(hdul["SCI"], np.float32)
+    dark = rng.normal(0.004, 0.0008, 20000).astype(np.float32)
+    dark[rng.integers(20000, size=300)] += rng.uniform(0.01, 5, 300).astype(np.float32)
+    yield dark
+    yield rng.standard_cauchy(4001).astype(np.float32)  # odd size, heavy tails
+    yield np.round(rng.normal(0, 3, 5000)).astype(np.float32)  # many ties
+    yield np.array([np.nan, 1, 2, np.inf, -np.inf, 3, 3, 3, -0.0, 0.0], np.float32)
+    yield np.full(7, np.nan, np.float32)
+
+
+@pytest.mark.parametrize(("sigma", "maxiters"), [(5, 50), (3, 40), (5, 40), (2, 1), (1.5, 100)])
+def test_clipped_stats_are_astropys_sigma_clipped_stats(sigma, maxiters):
+    from astropy.stats import sigma_clipped_stats
+
+    for data in clipped_cases():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = sigma_clipped_stats(data, sigma=sigma, maxiters=maxiters)
+        got = ClippedStats(data)(sigma, maxiters)
+        for g, w in zip(got, want, strict=True):
+            assert type(g) is type(w)
+            assert np.asarray(g).tobytes() == np.asarray(w).tobytes(), (data.size, got, want)
+
+
+def test_medfilt_5x5_is_scipys_medfilt():
+    from scipy.signal import medfilt
+
+    rng = np.random.default_rng(4)
+    image = rng.normal(0.004, 0.001, (70, 90)).astype(np.float32)
+    image[rng.integers(70, size=50), rng.integers(90, size=50)] = 3.0
+    image[5, 5] = np.nan
+    want = medfilt(image, (5, 5))
+    got = medfilt_5x5(image)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()

@@ -2,10 +2,13 @@
 
 The same steps as refstis (temperature scaling to 18 °C, joining, calstis cosmic-ray
 rejection, normalisation to e⁻/s, hot-pixel flagging, the weekdark's hot-pixel update
-over the basedark, the reference-file header), on data held in memory or read through
-memory maps: inputs are never modified and no calstis binary is needed. The
-statistics (``sigma_clipped_stats``, ``median_filter``, ``medfilt``) are the very calls
-refstis makes, on the same float32 data, so the hot-pixel flags agree.
+over the basedark, the reference-file header), reading the darks a block of rows at a
+time (:mod:`stisdarks.crreject`): memory does not grow with the number of darks, inputs
+are never modified and no calstis binary is needed. The statistics are refstis' own on
+the same float32 data, so the hot-pixel flags agree: ``medfilt`` is the
+``scipy.ndimage`` call it makes (:func:`medfilt_5x5`); ``sigma_clipped_stats`` is
+astropy's iteration with the same NumPy calls, its medians taken from one sorted copy of
+the data (:class:`ClippedStats`). The tests check both against scipy and astropy.
 """
 
 from __future__ import annotations
@@ -18,10 +21,16 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.stats import sigma_clipped_stats
-from scipy.signal import medfilt
 
-from stisdarks.crreject import CRResult, Imset, crreject_stack, read_imsets
+from stisdarks.crreject import (
+    CRResult,
+    ImsetRows,
+    RowSource,
+    ScaledRows,
+    crreject_rows,
+    scan_fits,
+    scan_imsets,
+)
 from stisdarks.crrejtab import CRParams, crparams_for
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path, ext_data
@@ -64,16 +73,13 @@ def check_dark_inputs(paths: Sequence[os.PathLike], *, require_darks: bool = Tru
         if not path.is_file():
             raise InputFileError(f"{path} does not exist; check the file name")
         try:
-            with fits.open(path) as hdul:
-                hdr = hdul[0].header
-                names = [
-                    (h.header.get("EXTNAME", "").upper(), h.header.get("EXTVER", 1))
-                    for h in hdul[1:]
-                ]
+            scan = scan_fits(path)  # read once: the rejection reuses these headers
+            hdr = scan.primary
         except (OSError, ValueError) as exc:
             raise InputFileError(
                 f"{path} is not a readable FITS file ({exc}); download it again"
             ) from exc
+        names = [(h.name, h.ver) for h in scan.hdus[1:]]
         instr, det = str(hdr.get("INSTRUME", "")).strip(), str(hdr.get("DETECTOR", "")).strip()
         if instr != "STIS" or det != "CCD":
             raise InputFileError(
@@ -119,42 +125,26 @@ def temperature_factor(occdhtav: float) -> float:
     return 1.0 / (1.0 + DARK_VS_T * (float(occdhtav) - REF_TEMP))
 
 
-class _Scaled:
-    """A memory-mapped image times a factor, computed when read (refstis scales in place)."""
-
-    def __init__(self, data: np.ndarray, factor: float | None):
-        self.data, self.factor = data, factor
-        self.shape = data.shape
-
-    def __getitem__(self, item):
-        block = self.data[item]
-        return block * self.factor if self.factor is not None else block
-
-    def __array__(self, dtype=None, copy=None):
-        out = self[...]
-        return out.astype(dtype) if dtype is not None else out
-
-
-def _stack(paths: Sequence[Path]) -> tuple[list[Imset], list[_Scaled], list[float | None]]:
-    imsets = read_imsets(paths)
-    scaled, factors = [], []
+def _stack(paths: Sequence[Path]) -> tuple[list[ImsetRows], list[RowSource]]:
+    """The image sets of ``paths`` and their SCI, scaled to 18 °C where refstis scales them."""
+    imsets = scan_imsets(paths)
+    scaled: list[RowSource] = []
     for im in imsets:
-        factor = None
+        sci = im.sci
         if float(im.primary.get("TEXPSTRT", 0.0)) > SIDE2_MJD and "TEMPCORR" not in im.primary:
             if "OCCDHTAV" not in im.sci_header:
                 raise InputFileError(
                     f"{im.path.name}[SCI,{im.extver}] has no OCCDHTAV; cannot scale to 18 C"
                 )
-            factor = temperature_factor(im.sci_header["OCCDHTAV"])
-        scaled.append(_Scaled(im.sci, factor))
-        factors.append(factor)
-    return imsets, scaled, factors
+            sci = ScaledRows(sci, temperature_factor(im.sci_header["OCCDHTAV"]))
+        scaled.append(sci)
+    return imsets, scaled
 
 
 def _combine(
     paths: Sequence[Path], params: CRParams | None, overrides: dict | None, threads: int = 2
-) -> tuple[CRResult, list[Imset]]:
-    imsets, scaled, factors = _stack(paths)
+) -> tuple[CRResult, list[ImsetRows]]:
+    imsets, scaled = _stack(paths)
     exptime = [float(im.sci_header["EXPTIME"]) for im in imsets]
     noise = [
         float(np.float32(im.primary["READNSE"]) / np.float32(im.primary["ATODGAIN"]))
@@ -172,13 +162,13 @@ def _combine(
         len(paths),
         params.source,
     )
-    result = crreject_stack(
+    result = crreject_rows(
         scaled, [im.dq for im in imsets], exptime, noise, gain, params, threads=threads
     )
     return result, imsets
 
 
-def _normalise(result: CRResult, imsets: Sequence[Imset]) -> tuple[np.ndarray, np.ndarray]:
+def _normalise(result: CRResult, imsets: Sequence[ImsetRows]) -> tuple[np.ndarray, np.ndarray]:
     """refstis ``normalize_crj``: divide by TEXPTIME/ATODGAIN (float32 data, Python-float factor)."""
     texptime = float(np.float32(result.texptime))
     gain = float(imsets[0].primary["ATODGAIN"])
@@ -186,25 +176,78 @@ def _normalise(result: CRResult, imsets: Sequence[Imset]) -> tuple[np.ndarray, n
     return result.sci / norm, result.err / abs(norm)
 
 
-def _clipped(data: np.ndarray, sigma: float, maxiters: int):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sigma_clipped_stats(data, sigma=sigma, maxiters=maxiters)
+class ClippedStats:
+    """astropy's ``sigma_clipped_stats(data, sigma=σ, maxiters=m)`` of one array, for any σ.
+
+    astropy (without bottleneck, which it never uses for float32) drops the non-finite
+    values, then repeats: centre = ``np.nanmedian``, spread = ``np.nanstd``, keep the
+    values within ``[centre − σ·spread, centre + σ·spread]``, until nothing changes or
+    ``m`` times; and returns ``np.nanmean``, ``np.nanmedian``, ``np.nanstd`` of what is
+    kept. This runs the same NumPy calls on the same arrays, except the medians: the kept
+    values are always those within an interval, a run of one sorted copy of the data, so
+    each median is read there instead of partitioning the data again (most of astropy's
+    time). The median of a run is ``np.mean`` of its middle value or two, as
+    ``np.median`` takes it.
+    """
+
+    def __init__(self, data: np.ndarray) -> None:
+        values = np.asarray(data).ravel()
+        finite = np.isfinite(values)
+        self.values = values if finite.all() else values[finite]
+        self.sorted = np.sort(self.values)
+
+    def __call__(self, sigma: float, maxiters: int) -> tuple:
+        """``(mean, median, std)`` of the clipped data, as astropy returns them."""
+        data, lo, hi = self.values, 0, self.sorted.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for _ in range(maxiters):
+                centre = self._median(lo, hi)
+                spread = np.nanstd(data)
+                low, high = centre - spread * sigma, centre + spread * sigma
+                kept = data[(data >= low) & (data <= high)]
+                lo = max(lo, int(np.searchsorted(self.sorted, low, side="left")))
+                hi = min(hi, int(np.searchsorted(self.sorted, high, side="right")))
+                changed = data.size != kept.size
+                data = kept
+                if not changed:
+                    break
+            return np.nanmean(data), self._median(lo, hi), np.nanstd(data)
+
+    def _median(self, lo: int, hi: int):
+        """``np.nanmedian`` of the values ``sorted[lo:hi]``."""
+        run = self.sorted[lo:hi]
+        if run.size == 0:
+            return np.nanmedian(run)
+        half = run.size // 2
+        middle = run[half : half + 1] if run.size % 2 else run[half - 1 : half + 1]
+        return np.mean(middle, axis=0)
 
 
 def flag_basedark_hot_pixels(sci: np.ndarray, dq: np.ndarray) -> np.ndarray:
     """refstis ``update_sci`` then ``find_hotpix``: DQ = 16 on hot pixels (assigned, not OR-ed)."""
-    from scipy.ndimage import median_filter  # noqa: F401  (refstis computes, never uses, a 3x3 median)
-
-    mean, _median, std = _clipped(sci, 5, 50)
+    # refstis also computes a 3x3 median filter of the image here but never uses it
+    clipped = ClippedStats(sci)
+    mean, _median, std = clipped(5, 50)
     fivesig = mean + 5.0 * std
     only_hotpix = np.where(sci >= fivesig, sci - mean, 0)
     dq = np.where(only_hotpix >= 0.1, HOT_FLAG, dq)
-    mean, median, std = _clipped(sci, 3, 40)
+    mean, median, std = clipped(3, 40)
     five_sigma = median + 5 * std
     dq = np.array(dq, dtype=np.int16)
     dq[(sci > five_sigma) & (sci > mean + 0.1)] = HOT_FLAG
     return dq
+
+
+def medfilt_5x5(image: np.ndarray) -> np.ndarray:
+    """refstis' ``scipy.signal.medfilt(image, (5, 5))``.
+
+    ``medfilt`` is ``scipy.ndimage.rank_filter`` at the middle rank with zero padding;
+    called directly, because importing ``scipy.signal`` takes about a second.
+    """
+    from scipy.ndimage import rank_filter
+
+    return rank_filter(image, 12, size=(5, 5), mode="constant")
 
 
 def weekdark_update(
@@ -215,13 +258,13 @@ def weekdark_update(
     base_err: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """refstis ``create_superdark``: the week's hot pixels over the basedark."""
-    _mean, median, std = _clipped(crj_sci, 5, 40)
+    _mean, median, std = ClippedStats(crj_sci)(5, 40)
     p_five_sigma = median + (5 * std)
     log.info("weekdark hot pixels are above %.4g e-/s", p_five_sigma)
-    _bmean, base_median, _bstd = _clipped(base_sci, 5, 40)
+    _bmean, base_median, _bstd = ClippedStats(base_sci)(5, 40)
     zerodark = crj_sci - base_median
     only_hotpix = np.where(crj_sci >= p_five_sigma, zerodark, 0.0)
-    basedark_med = medfilt(np.array(base_sci, dtype=np.float32), (5, 5))
+    basedark_med = medfilt_5x5(np.array(base_sci, dtype=np.float32))
     only_dark = np.where(base_sci >= p_five_sigma, basedark_med, base_sci)
     sci = only_dark + only_hotpix
     dq = np.where(only_hotpix >= p_five_sigma, HOT_FLAG, crj_dq)
@@ -356,7 +399,7 @@ def geometry_cards(sci_header: fits.Header) -> dict[str, float]:
 
 def _write_reference(
     output: os.PathLike,
-    imsets: Sequence[Imset],
+    imsets: Sequence[ImsetRows],
     paths: Sequence[Path],
     sci: np.ndarray,
     err: np.ndarray,
@@ -409,7 +452,8 @@ def make_basedark(
     params, overrides
         CR-rejection parameters (default: the inputs' CRREJTAB, as calstis).
     threads : int
-        Threads for the cosmic-ray rejection (the result does not depend on it).
+        Worker processes for the cosmic-ray rejection (see :mod:`stisdarks.crreject`); the
+        result does not depend on it.
     """
     paths = check_dark_inputs(inputs)
     result, imsets = _combine(paths, params, overrides, threads)

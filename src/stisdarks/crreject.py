@@ -63,7 +63,7 @@ from stisdarks.crreject_kernel import (
 )
 from stisdarks.crrejtab import CRParams, crparams_for
 from stisdarks.errors import InputFileError, StisDarksError
-from stisdarks.fitsio import atomic_path, ext_data
+from stisdarks.fitsio import atomic_path, constant_extension, ext_data
 
 __all__ = [
     "CRResult",
@@ -513,15 +513,9 @@ def _data_rows(
     layout = hdu.layout
     naxis = int(layout.get("NAXIS", 0))
     if naxis == 0:
-        hdr = hdu.header
-        if "PIXVALUE" not in hdr or "NPIX1" not in hdr:
-            raise InputFileError(
-                f"extension {hdr.get('EXTNAME', '?')},{hdr.get('EXTVER', '?')} has no data and no "
-                "PIXVALUE/NPIX1/NPIX2; the file is truncated or not a STIS product — re-download it"
-            )
-        shape = (int(hdr.get("NPIX2", 1)), int(hdr["NPIX1"]))
+        value, shape = constant_extension(hdu.header)
         fill = dtype or (np.int16 if hdu.name == "DQ" else np.float32)
-        return ConstantRows(hdr["PIXVALUE"], shape, np.dtype(fill))
+        return ConstantRows(value, shape, np.dtype(fill))
     bitpix = layout.get("BITPIX")
     if (
         hdu.offset is not None

@@ -21,6 +21,7 @@ __all__ = [
     "atomic_path",
     "write_hdul_atomic",
     "ext_data",
+    "constant_extension",
     "verify_fits",
 ]
 
@@ -30,6 +31,22 @@ def write_hdul_atomic(hdul: fits.HDUList, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
     return Path(path)
+
+
+def constant_extension(hdr: fits.Header) -> tuple[float, tuple[int, int]]:
+    """``(PIXVALUE, (NPIX2, NPIX1))`` of a header-only (constant) STIS extension.
+
+    Raises
+    ------
+    InputFileError
+        When the header has neither data nor ``PIXVALUE``/``NPIX1``: one line.
+    """
+    if "PIXVALUE" not in hdr or "NPIX1" not in hdr:
+        raise InputFileError(
+            f"extension {hdr.get('EXTNAME', '?')},{hdr.get('EXTVER', '?')} has no data and no "
+            "PIXVALUE/NPIX1/NPIX2; the file is truncated or not a STIS product — re-download it"
+        )
+    return hdr["PIXVALUE"], (int(hdr.get("NPIX2", 1)), int(hdr["NPIX1"]))
 
 
 def ext_data(
@@ -53,15 +70,11 @@ def ext_data(
     """
     data = hdu.data
     if data is None:
-        hdr = hdu.header
-        if "PIXVALUE" not in hdr or "NPIX1" not in hdr:
-            raise InputFileError(
-                f"extension {hdr.get('EXTNAME', '?')},{hdr.get('EXTVER', '?')} has no data and no "
-                "PIXVALUE/NPIX1/NPIX2; the file is truncated or not a STIS product — re-download it"
-            )
-        shape = (int(hdr.get("NPIX2", 1)), int(hdr["NPIX1"]))
-        fill_dtype = dtype or (np.int16 if hdr.get("EXTNAME", "").upper() == "DQ" else np.float32)
-        return np.full(shape, hdr["PIXVALUE"], dtype=fill_dtype)
+        value, shape = constant_extension(hdu.header)
+        fill_dtype = dtype or (
+            np.int16 if hdu.header.get("EXTNAME", "").upper() == "DQ" else np.float32
+        )
+        return np.full(shape, value, dtype=fill_dtype)
     return np.asarray(data, dtype=dtype) if dtype is not None else np.asarray(data)
 
 

@@ -1,16 +1,13 @@
-# Comparison figures (one PNG each, captioned in the report; one job draws a target's five)
-# and summary.json.
+# Comparison figures (one PNG each, captioned in the report): the darks' three as soon as the
+# weekdark exists (beside the recalibration), the science's two after it; and summary.json.
 
 
-rule figures:
+rule dark_figures:
     input:
         basedark=basedark_of,
         weekdark="results/{obs}/weekdark.fits",
         references="results/{obs}/references.json",
         pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
-        recal_crj="results/{obs}/recal/{obs}_crj.fits",
-        pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
-        recal_sx1="results/{obs}/recal/{obs}_sx1.fits",
     output:
         basedark=report(
             "results/{obs}/figures/basedark.png",
@@ -30,6 +27,23 @@ rule figures:
             category="{obs}",
             subcategory="Darks",
         ),
+    log:
+        "logs/{obs}/dark_figures.log",
+    benchmark:
+        "benchmarks/{obs}/dark_figures.tsv"
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/figures.py"
+
+
+rule science_figures:
+    input:
+        pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
+        recal_crj="results/{obs}/recal/{obs}_crj.fits",
+        pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
+        recal_sx1="results/{obs}/recal/{obs}_sx1.fits",
+    output:
         crj=report(
             "results/{obs}/figures/crj_comparison.png",
             caption="../report/crj.rst",
@@ -43,9 +57,9 @@ rule figures:
             subcategory="Science",
         ),
     log:
-        "logs/{obs}/figures.log",
+        "logs/{obs}/science_figures.log",
     benchmark:
-        "benchmarks/{obs}/figures.tsv"
+        "benchmarks/{obs}/science_figures.tsv"
     conda:
         "../envs/stisdarks.yaml"
     script:

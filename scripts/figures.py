@@ -1,4 +1,4 @@
-"""Draw a target's five comparison figures (rule figures)."""
+"""Draw some of a target's comparison figures (rules dark_figures, science_figures)."""
 
 from stisdarks import stages
 from stisdarks.runner import run_stage

@@ -71,7 +71,7 @@ def test_binned_recalibration_is_in_the_science_pixels(binned_run):
     summary = read_json(binned_run / f"results/{OBS}/summary.json")
     region = summary["science_extraction_region"]
     assert region["hot_pixels_recalibrated"] < region["hot_pixels_pipeline"]
-    log = (binned_run / f"logs/{OBS}/figures.log").read_text()
+    log = (binned_run / f"logs/{OBS}/dark_figures.log").read_text()
     assert "ERROR" not in log
     assert (
         binned_run / f"results/{OBS}/figures/weekdark_over_pipeline.png"

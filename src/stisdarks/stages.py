@@ -495,36 +495,48 @@ def recalibrate(
     return {k: Path(v) for k, v in outputs.items()}
 
 
-def figures(
-    obs_id: str,
-    outputs: dict[str, os.PathLike],
-    *,
-    basedark: os.PathLike,
-    weekdark: os.PathLike,
-    references: os.PathLike,
-    pipeline_crj: os.PathLike,
-    recal_crj: os.PathLike,
-    pipeline_sx1: os.PathLike,
-    recal_sx1: os.PathLike,
-) -> dict[str, Path]:
-    """Draw the comparison figures named in ``outputs`` (basedark, weekdark, ratio, crj, spectrum).
+#: the inputs each comparison figure needs
+FIGURE_INPUTS = {
+    "basedark": ("basedark",),
+    "weekdark": ("weekdark",),
+    "ratio": ("weekdark", "references", "pipeline_crj"),
+    "crj": ("pipeline_crj", "recal_crj", "pipeline_sx1"),
+    "spectrum": ("pipeline_sx1", "recal_sx1"),
+}
 
-    One process draws them all: matplotlib is imported once. The weekdark / pipeline dark
-    ratio is shown in the science's pixels (the ``_crj``'s readout).
+
+def figures(obs_id: str, outputs: dict[str, os.PathLike], **inputs: os.PathLike) -> dict[str, Path]:
+    """Draw the comparison figures named in ``outputs`` (keys of :data:`FIGURE_INPUTS`).
+
+    One process draws them all (matplotlib is imported once); ``inputs`` are the files
+    they need (``basedark``, ``weekdark``, ``references``, ``pipeline_crj``, ``recal_crj``,
+    ``pipeline_sx1``, ``recal_sx1``). The weekdark / pipeline dark ratio is shown in the
+    science's pixels (the pipeline ``_crj``'s readout).
     """
     from stisdarks import figures as fig
 
-    pipeline_dark = read_json(references)["pipeline_dark"]
-    draw = {
-        "basedark": lambda out: fig.plot_dark(out, basedark, title=f"{obs_id}: basedark"),
-        "weekdark": lambda out: fig.plot_dark(out, weekdark, title=f"{obs_id}: weekdark"),
-        "ratio": lambda out: fig.plot_ratio(out, weekdark, pipeline_dark, science=pipeline_crj),
-        "crj": lambda out: fig.plot_crj_comparison(out, pipeline_crj, recal_crj, sx1=pipeline_sx1),
-        "spectrum": lambda out: fig.plot_spectra(out, pipeline_sx1, recal_sx1),
-    }
-    unknown = set(outputs) - set(draw)
+    unknown = set(outputs) - set(FIGURE_INPUTS)
     if unknown:
-        raise ValueError(f"unknown figure(s) {sorted(unknown)}; known: {sorted(draw)}")
+        raise ValueError(f"unknown figure(s) {sorted(unknown)}; known: {sorted(FIGURE_INPUTS)}")
+    for name in outputs:
+        missing = [k for k in FIGURE_INPUTS[name] if k not in inputs]
+        if missing:
+            raise ValueError(f"figure {name!r} needs the input(s) {missing}")
+    get = inputs.get
+    draw = {
+        "basedark": lambda out: fig.plot_dark(out, get("basedark"), title=f"{obs_id}: basedark"),
+        "weekdark": lambda out: fig.plot_dark(out, get("weekdark"), title=f"{obs_id}: weekdark"),
+        "ratio": lambda out: fig.plot_ratio(
+            out,
+            get("weekdark"),
+            read_json(get("references"))["pipeline_dark"],
+            science=get("pipeline_crj"),
+        ),
+        "crj": lambda out: fig.plot_crj_comparison(
+            out, get("pipeline_crj"), get("recal_crj"), sx1=get("pipeline_sx1")
+        ),
+        "spectrum": lambda out: fig.plot_spectra(out, get("pipeline_sx1"), get("recal_sx1")),
+    }
     for i, (name, out) in enumerate(outputs.items(), 1):
         log.info("figure %d/%d: %s", i, len(outputs), Path(out).name)
         draw[name](out)

@@ -17,7 +17,7 @@ rule basedark:
         "../envs/stisdarks.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=600,
         runtime=30,
     params:
         engine=config["engine"],

@@ -56,3 +56,11 @@ def test_a_file_cut_inside_its_last_data_unit_fails(tmp_path):
     path.write_bytes(path.read_bytes()[: 2880 * 3])
     with pytest.raises(InputFileError, match="its headers describe"):
         verify_fits(path)
+
+
+def test_the_caller_can_name_the_fix(good):
+    good.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(
+        InputFileError, match=r"not a multiple of the 2880-byte FITS block\); do X$"
+    ):
+        verify_fits(good, fix="do X")

@@ -78,7 +78,9 @@ def ext_data(
     return np.asarray(data, dtype=dtype) if dtype is not None else np.asarray(data)
 
 
-def verify_fits(path: str | os.PathLike, expected_size: int | None = None) -> None:
+def verify_fits(
+    path: str | os.PathLike, expected_size: int | None = None, *, fix: str | None = None
+) -> None:
     """Check that ``path`` is a complete, readable FITS file.
 
     Every header is parsed and verified, the extensions the primary header announces
@@ -86,24 +88,35 @@ def verify_fits(path: str | os.PathLike, expected_size: int | None = None) -> No
     size from its header): a truncated or cut file fails without reading the data, so
     checking a month of darks costs a fraction of a second, not a read of 560 MB.
 
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    expected_size : int, optional
+        Its size in bytes, as the archive lists it.
+    fix : str, optional
+        What the message tells the user to do (default: fetch the file again, in the
+        words that fit each problem).
+
     Raises
     ------
     InputFileError
         With a one-line message saying what is wrong (missing, wrong size, truncated,
-        not FITS) and that the file should be fetched again.
+        not FITS) and the fix.
     """
     p = Path(path)
     if not p.is_file():
-        raise InputFileError(f"{p} does not exist; run the download step again")
+        raise InputFileError(f"{p} does not exist; {fix or 'run the download step again'}")
     size = p.stat().st_size
     if expected_size is not None and expected_size > 0 and size != expected_size:
         raise InputFileError(
-            f"{p} has {size} bytes but the archive lists {expected_size}; delete it and download again"
+            f"{p} has {size} bytes but the archive lists {expected_size}; "
+            f"{fix or 'delete it and download again'}"
         )
     if size == 0 or size % 2880 != 0:
         raise InputFileError(
             f"{p} is truncated ({size} bytes is not a multiple of the 2880-byte FITS block); "
-            "delete it and rerun to download it again"
+            f"{fix or 'delete it and rerun to download it again'}"
         )
     try:
         with warnings.catch_warnings():
@@ -116,15 +129,15 @@ def verify_fits(path: str | os.PathLike, expected_size: int | None = None) -> No
         end = max(info["datLoc"] + info["datSpan"] for info in spans)
     except Exception as exc:  # astropy raises many types here
         raise InputFileError(
-            f"{p} is not a valid FITS file ({exc}); delete it and download again"
+            f"{p} is not a valid FITS file ({exc}); {fix or 'delete it and download again'}"
         ) from exc
     if announced > len(spans) - 1:
         raise InputFileError(
             f"{p} is truncated (NEXTEND = {announced} but it has {len(spans) - 1} extensions); "
-            "delete it and rerun to download it again"
+            f"{fix or 'delete it and rerun to download it again'}"
         )
     if end > size:
         raise InputFileError(
             f"{p} is truncated (its headers describe {end} bytes, the file has {size}); "
-            "delete it and rerun to download it again"
+            f"{fix or 'delete it and rerun to download it again'}"
         )

@@ -247,10 +247,7 @@ def dark_paths(table_csv: os.PathLike, dark_dir: os.PathLike) -> list[Path]:
             + _REFETCH.replace("fetch it", "fetch them")
         )
     for path in paths:
-        try:
-            verify_fits(path)  # a truncated or damaged download
-        except InputFileError as exc:
-            raise InputFileError(f"{str(exc).split('; ')[0]}; {_REFETCH}") from exc
+        verify_fits(path, fix=_REFETCH)  # a truncated or damaged download
     return paths
 
 

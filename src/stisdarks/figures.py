@@ -19,7 +19,7 @@ from astropy.io import fits  # noqa: E402
 from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
-from stisdarks.binning import fit_reference  # noqa: E402
+from stisdarks.binning import fit_reference, readout_of  # noqa: E402
 from stisdarks.extraction import box_weights, trace_rows  # noqa: E402
 from stisdarks.fitsio import atomic_path, ext_data  # noqa: E402
 
@@ -60,24 +60,29 @@ def plot_dark(path: os.PathLike, dark_fits: os.PathLike, title: str) -> Path:
     return _save(fig, path)
 
 
-def _dark_in_science_pixels(dark: os.PathLike, science: os.PathLike | None) -> np.ndarray:
-    """A dark's SCI as calstis applies it to the science: cut and summed to its readout."""
+def _science_readout(science: os.PathLike | None) -> tuple[fits.Header, tuple[int, int]] | None:
+    """The SCI header and shape of the science's first image set (headers only), or None."""
+    if science is None:
+        return None
+    header = fits.getheader(science, "SCI")
+    return header, (int(header["NAXIS2"]), int(header["NAXIS1"]))
+
+
+def _dark_in_science_pixels(dark: os.PathLike, readout) -> np.ndarray:
+    """A dark's SCI as calstis applies it to the science (``readout``): cut and summed to it."""
     with fits.open(dark) as hdul:
         triple = tuple(ext_data(hdul[e, 1]) for e in ("SCI", "ERR", "DQ"))
         dark_header = hdul["SCI", 1].header
-        if science is None:
-            return triple[0]
-        with fits.open(science) as sci:
-            header, shape = sci["SCI", 1].header, sci["SCI", 1].data.shape
-        return fit_reference(triple, dark_header, header, shape, average=False, what=_name(dark))[0]
+    if readout is None:
+        return triple[0]
+    header, shape = readout
+    return fit_reference(triple, dark_header, header, shape, average=False, what=_name(dark))[0]
 
 
-def _readout_label(science: os.PathLike | None) -> str:
-    if science is None:
+def _readout_label(readout) -> str:
+    if readout is None:
         return ""
-    with fits.open(science) as hdul:
-        p = hdul[0].header
-        b1, b2 = int(p.get("BINAXIS1", 1)), int(p.get("BINAXIS2", 1))
+    b1, b2 = readout_of(*readout).bin
     return f" — in the science's pixels (binned {b1}x{b2})" if (b1, b2) != (1, 1) else ""
 
 
@@ -96,8 +101,9 @@ def plot_ratio(
     calibrated product), both darks are first cut and binned to its readout as calstis
     applies them, so a binned or subarray observation sees its own pixels.
     """
-    week = _dark_in_science_pixels(weekdark, science)
-    pipe = _dark_in_science_pixels(pipeline_dark, science)
+    readout = _science_readout(science)
+    week = _dark_in_science_pixels(weekdark, readout)
+    pipe = _dark_in_science_pixels(pipeline_dark, readout)
     floor = max(5.0 * float(np.median(pipe)), 1e-3)
     ratio = np.maximum(week, floor) / np.maximum(pipe, floor)
     vmax = max(2.0, float(np.percentile(ratio, 99.95)))
@@ -110,7 +116,7 @@ def plot_ratio(
     new_hot = int(np.count_nonzero((week > 0.1) & (pipe <= 0.1)))
     cooled = int(np.count_nonzero((pipe > 0.1) & (week <= 0.1)))
     ax.set_title(
-        f"weekdark / pipeline dark ({_name(pipeline_dark)}){_readout_label(science)}\n"
+        f"weekdark / pipeline dark ({_name(pipeline_dark)}){_readout_label(readout)}\n"
         f"{new_hot} new hot pixels (> 0.1 e⁻/s), {cooled} cooled"
     )
     ax.set_xlabel("column (pixel)")

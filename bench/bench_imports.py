@@ -24,9 +24,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
+from bench_workflow import REPO, copy_workflow  # the same scratch copy as the workflow bench
 
-REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "config", "report", "envs", "profiles")
 HEAVY = ("scipy", "matplotlib", "astroquery", "crds")
 _LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)")
 _RULE = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):")
@@ -59,9 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="stisdarks-imports-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    for part in WORKFLOW_PARTS:
-        src = REPO / part
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, workdir / part)
+    copy_workflow(workdir)
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     config["archive"]["demo"].update(size=128, n_darks=16, seed=7)
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))

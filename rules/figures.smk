@@ -60,6 +60,8 @@ rule science_figures:
         "logs/{obs}/science_figures.log",
     benchmark:
         "benchmarks/{obs}/science_figures.tsv"
+    # the longest of the jobs after the recalibration: first when they wait for a core
+    priority: 1
     conda:
         "../envs/stisdarks.yaml"
     script:

@@ -66,10 +66,27 @@ def residual_hot_pixels(
     ``noise`` defaults to the robust scatter (1.4826 MAD) of the residual over the region.
     Pass the same ``noise`` for the before and after images to compare them fairly.
     """
-    resid = crj_sci.astype(np.float64) - row_median(crj_sci.astype(np.float64))
+    rows, resid = _row_residual(crj_sci, region)
     if noise is None:
-        noise = robust_noise(crj_sci, region)
-    return int(np.count_nonzero(region & (resid > k * noise)))
+        noise = _robust(resid[region[rows]])
+    elif np.ndim(noise):
+        noise = np.asarray(noise)[rows]
+    return int(np.count_nonzero(region[rows] & (resid > k * noise)))
+
+
+def _row_residual(crj_sci: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that ``region`` touches, and the image minus its 1×7 row median on them.
+
+    A row's median filter needs only that row, so the (few) rows of the extraction box
+    are filtered, not the whole image.
+    """
+    rows = np.flatnonzero(np.any(region, axis=1))
+    data = crj_sci[rows].astype(np.float64)
+    return rows, data - row_median(data)
+
+
+def _robust(vals: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(vals - np.median(vals)))) or 1.0
 
 
 def row_median(data: np.ndarray, width: int = 7) -> np.ndarray:
@@ -85,9 +102,8 @@ def row_median(data: np.ndarray, width: int = 7) -> np.ndarray:
 
 def robust_noise(crj_sci: np.ndarray, region: np.ndarray) -> float:
     """1.4826 × MAD of the residual from a 1×7 row median, over ``region``."""
-    resid = crj_sci.astype(np.float64) - row_median(crj_sci.astype(np.float64))
-    vals = resid[region]
-    return float(1.4826 * np.median(np.abs(vals - np.median(vals)))) or 1.0
+    rows, resid = _row_residual(crj_sci, region)
+    return _robust(resid[region[rows]])
 
 
 def spectrum_change(pipeline_sx1: os.PathLike, recal_sx1: os.PathLike) -> dict[str, Any]:

@@ -292,3 +292,26 @@ def test_synthetic_aligned_cr_split_is_ok(science):
     assert wider["box_pixels"] >= result["box_pixels"] and wider["status"] == "ok"
     # without a box (as for imaging)
     assert cosmic_ray_verdict(flt)["status"] == "not_applicable"
+
+
+def test_the_same_numbers_as_stistools_ocrreject_exam(science, tmp_path):
+    """STScI's own tool (stistools.ocrreject_exam, imported here only) on the same files."""
+    import shutil
+    import warnings
+
+    from stistools.ocrreject_exam import ocrreject_exam
+
+    flt, sx1 = science / f"{DEFAULT_OBS_ID}_flt.fits", science / f"{DEFAULT_OBS_ID}_sx1.fits"
+    for path in (flt, sx1):
+        shutil.copy(path, tmp_path / Path(path).name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (theirs,) = ocrreject_exam(DEFAULT_OBS_ID, data_dir=str(tmp_path))
+    ours = cosmic_ray_verdict(flt, sx1)
+    assert ours["ratio"] == pytest.approx(theirs["combined_ratio"], rel=1e-12)
+    assert ours["ratio_threshold"] == pytest.approx(theirs["combined_ratio_threshold"], rel=1e-12)
+    assert ours["inside_fraction"] == pytest.approx(float(np.mean(theirs["extr_fracs"])), rel=1e-12)
+    assert ours["outside_fraction"] == pytest.approx(
+        float(np.mean(theirs["outside_fracs"])), rel=1e-12
+    )
+    assert (ours["status"] == "overflagged") == bool(theirs["overflagged_stat"])

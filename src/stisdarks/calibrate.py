@@ -11,6 +11,12 @@
     converted to flux with the pipeline's own per-column factor.
 ``auto``
     ``calstis`` when ``cs0.e`` is on ``PATH``, else ``native``.
+
+An image (``OBSTYPE = IMAGING``: no ``_sx1``) gets the same ``_flt`` and ``_crj`` and
+nothing else: no extraction natively, and calstis runs with the steps that only make
+products after the ``_crj`` (:data:`AFTER_CRJ_STEPS`: the image's geometric correction
+into an ``_sx2``, a spectrum's ``_x2d``/``_sx1``) set to OMIT in its copy of the raw, so
+it needs none of their reference files (``docs/imaging.md``).
 """
 
 from __future__ import annotations
@@ -30,11 +36,20 @@ from stisdarks.fitsio import atomic_path, ext_data
 from stisdarks.hstcal import choose
 from stisdarks.x1d import reextract_sx1
 
-__all__ = ["CALIBRATORS", "resolve_calibrator", "recalibrate", "swap_dark_file"]
+__all__ = [
+    "AFTER_CRJ_STEPS",
+    "CALIBRATORS",
+    "resolve_calibrator",
+    "recalibrate",
+    "swap_dark_file",
+]
 
 log = logging.getLogger(__name__)
 
 CALIBRATORS = ("auto", "native", "calstis")
+#: calstis switches whose steps run after the _crj and _flt are complete and change neither
+#: (GEOCORR: an image's _sx2; X2DCORR, X1DCORR: a spectrum's _x2d/_sx2 and _x1d/_sx1)
+AFTER_CRJ_STEPS = ("GEOCORR", "X2DCORR", "X1DCORR")
 
 
 def resolve_calibrator(calibrator: str = "auto") -> str:
@@ -128,7 +143,7 @@ def recalibrate(
     raw: os.PathLike,
     flt: os.PathLike,
     crj: os.PathLike,
-    sx1: os.PathLike,
+    sx1: os.PathLike | None,
     weekdark: os.PathLike,
     pipeline_dark: os.PathLike,
     outdir: os.PathLike,
@@ -140,11 +155,16 @@ def recalibrate(
 ) -> dict[str, Path]:
     """Recalibrate with ``weekdark``; write ``outdir/{obs_id}_{flt,crj,sx1}.fits``.
 
-    Inputs are never modified. Returns ``{"flt": ..., "crj": ..., "sx1": ...}``.
+    ``sx1`` is the pipeline ``_sx1`` of a spectrum, or None for an image (or whenever only
+    the ``_flt`` and ``_crj`` are wanted): then only those two are written, the native
+    calibrator extracts nothing and calstis runs with :data:`AFTER_CRJ_STEPS` OMIT.
+    Inputs are never modified. Returns ``{"flt": ..., "crj": ...}`` plus ``"sx1"`` when
+    ``sx1`` was given.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    out = {k: outdir / f"{obs_id}_{k}.fits" for k in ("flt", "crj", "sx1")}
+    kinds = ("flt", "crj", "sx1") if sx1 is not None else ("flt", "crj")
+    out = {k: outdir / f"{obs_id}_{k}.fits" for k in kinds}
     chosen = resolve_calibrator(calibrator)
     search = [oref_dir] if oref_dir else []
     new_name = f"{obs_id}_weekdark.fits"  # DARKFILE of the products, whichever calibrator
@@ -156,11 +176,15 @@ def recalibrate(
         swap_dark_file(
             crj, out["crj"], pipeline_dark, weekdark, oref_search=search, new_name=new_name
         )
-        xtractab = resolve_reference(fits.getval(sx1, "XTRACTAB", 0, default="N/A"), search)
+        if sx1 is None:
+            log.info("no _sx1: the _flt and _crj are the whole recalibration")
+            return out
+        xtractab = resolve_reference(fits.getheader(sx1, 0).get("XTRACTAB", "N/A"), search)
         reextract_sx1(sx1, out["crj"], out["sx1"], new_darkfile=new_name, xtractab=xtractab)
         return out
     from stisdarks.calstis import run_calstis
 
     return run_calstis(
-        raw, weekdark, out, obs_id=obs_id, oref_dir=oref_dir, wav=wav, dark_name=new_name
-    )
+        raw, weekdark, out, obs_id=obs_id, oref_dir=oref_dir, wav=wav, dark_name=new_name,
+        omit=AFTER_CRJ_STEPS if sx1 is None else (),
+    )  # fmt: skip

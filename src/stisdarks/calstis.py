@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from astropy.io import fits
@@ -78,6 +78,7 @@ def run_calstis(
     oref_dir: os.PathLike | None = None,
     wav: os.PathLike | None = None,
     dark_name: str | None = None,
+    omit: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Calibrate a copy of ``raw`` with ``darkfile`` as ``DARKFILE``; write ``outputs``.
 
@@ -99,6 +100,10 @@ def run_calstis(
     dark_name : str, optional
         The name the dark gets in the scratch ``oref`` (``DARKFILE = oref$NAME`` in the
         products; default: ``darkfile``'s own name).
+    omit : sequence of str
+        calstis switches set to ``OMIT`` in the copy when they are ``PERFORM`` (steps whose
+        products are not wanted, e.g. an image's GEOCORR, whose ``_sx2`` needs IDCTAB and
+        SDSTFILE).
 
     Returns
     -------
@@ -118,7 +123,15 @@ def run_calstis(
             wav_name = f"{obs_id}_wav.fits"
             shutil.copyfile(wav, scratch / wav_name)
         with fits.open(raw_copy, mode="update") as hdul:
-            hdul[0].header["DARKFILE"] = f"oref${dark_name}"
+            primary = hdul[0].header
+            primary["DARKFILE"] = f"oref${dark_name}"
+            skipped = [k for k in omit if str(primary.get(k, "")).strip().upper() == "PERFORM"]
+            for key in skipped:
+                primary[key] = "OMIT"
+        if skipped:
+            log.info(
+                "%s set to OMIT in the copy: their products are not wanted", ", ".join(skipped)
+            )
         (scratch / "out").mkdir()
         log.info("calstis on a copy of %s with DARKFILE = %s", Path(raw).name, Path(darkfile).name)
         cwd = os.getcwd()

@@ -17,13 +17,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from astropy.io import fits  # noqa: E402
 from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from matplotlib.colors import SymLogNorm, TwoSlopeNorm  # noqa: E402
 
 from stisdarks.binning import fit_reference, readout_of  # noqa: E402
 from stisdarks.extraction import box_weights, trace_rows  # noqa: E402
 from stisdarks.fitsio import atomic_path, ext_data  # noqa: E402
 
-__all__ = ["plot_dark", "plot_ratio", "plot_crj_comparison", "plot_spectra", "choose_zoom"]
+__all__ = [
+    "plot_dark",
+    "plot_ratio",
+    "plot_crj_comparison",
+    "plot_image_comparison",
+    "plot_spectra",
+    "choose_zoom",
+]
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +151,10 @@ def choose_zoom(
     diff: np.ndarray, region: np.ndarray, half: int = 25
 ) -> tuple[slice, slice, tuple[int, int]]:
     """Window of ±``half`` pixels around the largest change inside ``region`` (kept inside the image)."""
-    # the strongest change (summed over 5x5, so a cluster beats a lone pixel of equal height)
-    score = _box_sum(np.abs(np.where(region, diff, 0)).astype(np.float64), 5)
+    # the strongest change (summed over 5x5, so a cluster beats a lone pixel of equal height);
+    # the pixel's own change breaks the tie between the 25 boxes that hold a lone pixel
+    change = np.abs(np.where(region, diff, 0)).astype(np.float64)
+    score = _box_sum(change, 5) + 1e-6 * change
     cy, cx = np.unravel_index(int(np.argmax(score)), diff.shape)
     ny, nx = diff.shape
     y0 = int(np.clip(cy - half, 0, max(0, ny - 2 * half - 1)))
@@ -214,6 +223,64 @@ def plot_crj_comparison(
     axes[0].set_ylabel("row (pixel)")
     fig.suptitle(
         f"{_name(pipeline_crj)}: zoom on ({centre[1]}, {centre[0]}), where the new dark changed the extraction region most"
+    )
+    return _save(fig, path)
+
+
+def plot_image_comparison(
+    path: os.PathLike, pipeline_crj: os.PathLike, recal_crj: os.PathLike
+) -> Path:
+    """An image's pipeline vs recalibrated ``_crj`` and their difference, zoomed on removed hot pixels.
+
+    Hot pixels are counted over the whole image as ``summary.json`` counts them
+    (:func:`stisdarks.summary.image_hot_pixels`, σ from the recalibrated ``_crj``'s ERR),
+    so stars and galaxies are not among them. The zoom (±25 pixels) is centred where the
+    removed ones — hot in the pipeline ``_crj``, not in the recalibrated one — changed
+    most (:func:`choose_zoom`; anywhere in the image when none was removed); they are
+    circled in the first panel, those left in the second.
+    """
+    from stisdarks.summary import image_hot_pixels, image_noise  # the summary's definition
+
+    old, new = _sci(pipeline_crj), _sci(recal_crj)
+    with fits.open(recal_crj) as hdul:
+        noise = image_noise(ext_data(hdul["ERR", 1], np.float32), new)
+    before, after = image_hot_pixels(old, noise), image_hot_pixels(new, noise)
+    removed = before & ~after
+    n_before, n_after = int(np.count_nonzero(before)), int(np.count_nonzero(after))
+    diff = old - new
+    ys, xs, centre = choose_zoom(diff, removed if removed.any() else np.ones(diff.shape, bool))
+    norm = ImageNormalize(np.concatenate([old[ys, xs].ravel(), new[ys, xs].ravel()]),
+                          interval=PercentileInterval(99.5), stretch=AsinhStretch(0.1))  # fmt: skip
+    extent = (xs.start - 0.5, xs.stop - 0.5, ys.start - 0.5, ys.stop - 0.5)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5), sharey=True)
+    panels = (
+        (axes[0], old, removed, "tab:red", f"pipeline _crj: {n_before} hot pixels (removed circled)"),
+        (axes[1], new, after, "tab:orange", f"recalibrated _crj (weekdark): {n_after} left (circled)"),
+    )  # fmt: skip
+    for ax, data, marked, colour, label in panels:
+        im = ax.imshow(data[ys, xs], origin="lower", cmap="gray", norm=norm, extent=extent,
+                       interpolation="nearest")  # fmt: skip
+        my, mx = np.nonzero(marked[ys, xs])
+        ax.scatter(mx + xs.start, my + ys.start, s=90, facecolors="none", edgecolors=colour, lw=0.9)
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        ax.set_title(label, fontsize=10)
+        fig.colorbar(im, ax=ax, label="counts (DN)", fraction=0.046)
+    d = diff[ys, xs]
+    lim = max(float(np.nanmax(np.abs(d))), 1e-6)
+    # a hot pixel's change spans 10–10⁵ DN: logarithmic beyond the noise, linear within it
+    linear = max(float(np.median(noise)), 1e-6)
+    im = axes[2].imshow(d, origin="lower", cmap="RdBu_r", extent=extent, interpolation="nearest",
+                        norm=SymLogNorm(linthresh=linear, vmin=-max(lim, 2 * linear),
+                                        vmax=max(lim, 2 * linear)))  # fmt: skip
+    axes[2].set_title("pipeline − recalibrated (logarithmic beyond the noise)", fontsize=10)
+    fig.colorbar(im, ax=axes[2], label="counts (DN)", fraction=0.046)
+    for ax in axes:
+        ax.set_xlabel("column (pixel)")
+    axes[0].set_ylabel("row (pixel)")
+    fig.suptitle(
+        f"{_name(pipeline_crj)}: {n_before - n_after} hot pixels removed by the weekdark "
+        f"({n_before} → {n_after} over the whole image); zoom on ({centre[1]}, {centre[0]})"
     )
     return _save(fig, path)
 

@@ -111,7 +111,9 @@ def science_facts(raw: os.PathLike, *calibrated: os.PathLike) -> dict[str, Any]:
     Returns
     -------
     dict
-        JSON-ready facts: ``obs_id``, ``instrument``, ``detector``, ``obstype``,
+        JSON-ready facts: ``obs_id``, ``instrument``, ``detector``, ``obstype`` (the
+        header's ``OBSTYPE``: ``SPECTROSCOPIC`` or ``IMAGING``, which decides the rules
+        for the target — extraction or not),
         ``opt_elem``, ``aperture``, ``targname``, ``start_mjd``/``start_iso`` (first
         exposure start), ``end_mjd``, ``texptime``, ``crsplit``, ``nimsets``, ``ccdgain``,
         ``ccdamp``, ``ccdoffst``, ``binaxis1``, ``binaxis2``, ``atodgain``, ``readnse``,
@@ -147,8 +149,9 @@ def science_facts(raw: os.PathLike, *calibrated: os.PathLike) -> dict[str, Any]:
             "use the archive's calibrated _flt"
         )
     log.info(
-        "%s: STIS CCD %s %s, start %s, gain %d amp %s bin %dx%d, pipeline dark %s",
+        "%s: STIS CCD %s %s %s, start %s, gain %d amp %s bin %dx%d, pipeline dark %s",
         facts["obs_id"],
+        (facts["obstype"] or "unknown OBSTYPE").lower(),
         facts["opt_elem"],
         facts["aperture"],
         facts["start_iso"],

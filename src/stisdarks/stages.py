@@ -76,12 +76,15 @@ def demo_archive(
     seed: int,
     obs_id: str = "odemo1010",
     science: dict[str, Any] | None = None,
+    programme: dict[str, Any] | None = None,
 ) -> Path:
     """Generate the synthetic demo archive in ``root`` (skipped if already complete).
 
     ``science`` is the config's ``archive.demo.science`` (``binaxis1``, ``binaxis2``,
-    ``ccdgain``, ``rows``). ``root`` belongs to this stage alone: the temporaries an
-    interrupted generation left anywhere in it are removed first.
+    ``ccdgain``, ``rows``), ``programme`` its ``archive.demo.programme`` (the other
+    observations of the programme, see :func:`stisdarks.synthetic.generate_archive`).
+    ``root`` belongs to this stage alone: the temporaries an interrupted generation left
+    anywhere in it are removed first.
     """
     from stisdarks.synthetic import generate_archive
 
@@ -106,6 +109,7 @@ def demo_archive(
     written = generate_archive(
         root, size=size, n_darks=n_darks, seed=seed, obs_id=obs_id, science_bin=binning,
         science_gain=gain, science_rows=None if rows is None else int(rows),
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in (programme or {}).items()},
     )  # fmt: skip
     return Path(written)
 
@@ -124,7 +128,8 @@ def download_science(
     if missing:
         raise ArchiveError(
             f"{obs_id} has no {', '.join('_' + k for k in missing)} product in the {archive.name} archive; "
-            f"it lists {', '.join(sorted(obs.products)) or 'nothing'} — is it a CR-SPLIT CCD spectrum?"
+            f"it lists {', '.join(sorted(obs.products)) or 'nothing'} — is it a CR-split or repeated "
+            "CCD spectrum or image?"
         )
     done = {}
     for i, (kind, path) in enumerate(outputs.items(), 1):
@@ -441,6 +446,11 @@ def recalibrate(
 ) -> dict[str, Path]:
     """Recalibrate the observation with the weekdark (``recal/{obs}_{flt,crj,sx1}.fits``).
 
+    ``products`` are the downloaded ``raw``, ``flt``, ``crj`` and, for a spectrum, ``sx1``
+    and ``wav``; ``outputs`` name the products to write: ``flt``, ``crj`` and ``sx1`` for a
+    spectrum, only ``flt`` and ``crj`` for an image (then nothing is extracted and calstis
+    skips the steps after the ``_crj``, :data:`stisdarks.calibrate.AFTER_CRJ_STEPS`).
+
     The calibrator writes into a scratch directory beside the outputs (named as a
     temporary of the ``_crj``, so a killed job's scratch is removed when it reruns); each
     product gets the primary keyword ``SDCALIB`` (the calibrator that ran) there and is
@@ -456,6 +466,14 @@ def recalibrate(
     from stisdarks.summary import CALIBRATOR_KEYWORD
 
     require_hstcal_for("calibrator", calibrator)
+    unknown = sorted(set(outputs) - {"flt", "crj", "sx1"})
+    if unknown or "crj" not in outputs:
+        raise ValueError(f"outputs are the crj, flt and optionally sx1, got {sorted(outputs)}")
+    if "sx1" in outputs and "sx1" not in products:
+        raise InputFileError(
+            "an _sx1 output needs the pipeline _sx1 among the science products; an image "
+            "(no _sx1) is recalibrated into its _flt and _crj only"
+        )
     refs = read_json(references_json)
     chosen = resolve_calibrator(calibrator)
     crj = Path(outputs["crj"])
@@ -466,7 +484,7 @@ def recalibrate(
             raw=products["raw"],
             flt=products["flt"],
             crj=products["crj"],
-            sx1=products["sx1"],
+            sx1=products["sx1"] if "sx1" in outputs else None,
             weekdark=weekdark_fits,
             pipeline_dark=refs["pipeline_dark"],
             outdir=scratch,
@@ -499,6 +517,7 @@ FIGURE_INPUTS = {
     "ratio": ("weekdark", "references", "pipeline_crj"),
     "crj": ("pipeline_crj", "recal_crj", "pipeline_sx1"),
     "spectrum": ("pipeline_sx1", "recal_sx1"),
+    "image": ("pipeline_crj", "recal_crj"),
 }
 
 
@@ -508,7 +527,9 @@ def figures(obs_id: str, outputs: dict[str, os.PathLike], **inputs: os.PathLike)
     One process draws them all (matplotlib is imported once); ``inputs`` are the files
     they need (``basedark``, ``weekdark``, ``references``, ``pipeline_crj``, ``recal_crj``,
     ``pipeline_sx1``, ``recal_sx1``). The weekdark / pipeline dark ratio is shown in the
-    science's pixels (the pipeline ``_crj``'s readout).
+    science's pixels (the pipeline ``_crj``'s readout). An image (no ``_sx1``) gets
+    ``image`` (its ``_crj`` before and after, zoomed on the hot pixels removed) instead of
+    ``crj`` and ``spectrum``.
     """
     from stisdarks import figures as fig
 
@@ -533,6 +554,7 @@ def figures(obs_id: str, outputs: dict[str, os.PathLike], **inputs: os.PathLike)
             out, get("pipeline_crj"), get("recal_crj"), sx1=get("pipeline_sx1")
         ),
         "spectrum": lambda out: fig.plot_spectra(out, get("pipeline_sx1"), get("recal_sx1")),
+        "image": lambda out: fig.plot_image_comparison(out, get("pipeline_crj"), get("recal_crj")),
     }
     for i, (name, out) in enumerate(outputs.items(), 1):
         log.info("figure %d/%d: %s", i, len(outputs), Path(out).name)
@@ -541,7 +563,12 @@ def figures(obs_id: str, outputs: dict[str, os.PathLike], **inputs: os.PathLike)
 
 
 def summary(output: os.PathLike, **inputs: Any) -> Path:
-    """Write ``summary.json`` (the engine and calibrator are read from the products' headers)."""
+    """Write ``summary.json`` (the engine and calibrator are read from the products' headers).
+
+    ``inputs`` are :func:`stisdarks.summary.build_summary`'s: a spectrum's include
+    ``pipeline_sx1`` and ``recal_sx1``, an image's do not (its hot pixels are counted over
+    the whole ``_crj``).
+    """
     from stisdarks import summary as _summary
 
     data = _summary.build_summary(**inputs)

@@ -9,6 +9,8 @@
   (the dispersion direction, along which the spectrum is smooth, unlike across the
   narrow trace), sigma being the recalibrated ``_crj``'s own ERR (read noise and the
   Poisson noise of source and sky), or the robust scatter where ERR is 0;
+- for an image (no ``_sx1``), hot pixels left in the whole ``_crj`` before and after,
+  told from stars and galaxies by their sharpness (:func:`image_hot_pixels`);
 - the median and RMS change of the spectrum;
 - the engine that built the basedark and weekdark and the calibrator that made the
   recalibrated products, as recorded in their headers (``SDENGINE``, ``SDCALIB``) when
@@ -34,6 +36,9 @@ __all__ = [
     "hot_pixel_count",
     "row_median",
     "residual_hot_pixels",
+    "image_hot_pixels",
+    "image_noise",
+    "IMAGE_DEFINITION",
     "spectrum_change",
     "build_summary",
     "write_summary",
@@ -106,6 +111,87 @@ def robust_noise(crj_sci: np.ndarray, region: np.ndarray) -> float:
     return _robust(resid[region[rows]])
 
 
+#: the 8 pixels around a pixel, and the 16 of the border of its 5 x 5 box
+_NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+_RING = tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if max(abs(dy), abs(dx)) == 2)
+#: ``summary.json``'s words for :func:`image_hot_pixels`
+IMAGE_DEFINITION = (
+    "pixels that are the maximum of their 3x3 neighbourhood, stand more than 5 sigma above the median "
+    "of the 16 pixels around that neighbourhood (the border of the 5x5 box; sigma: the recalibrated "
+    "_crj ERR), and are sharper than a star: their 8 neighbours together exceed that median by less "
+    "than the pixel itself does (or by less than 3 sigma x sqrt(8), their own noise); the 2 pixels "
+    "along each edge are not examined"
+)
+
+
+def image_hot_pixels(sci: np.ndarray, noise: np.ndarray | float, k: float = 5.0) -> np.ndarray:
+    """Residual hot pixels of a calibrated image: sharp single-pixel peaks, not stars (boolean mask).
+
+    A pixel counts when all of these hold:
+
+    1. it is the maximum of its 3 × 3 neighbourhood (a peak);
+    2. its excess ``e`` over the local background ``b`` — the median of the 16 pixels of the
+       border of its 5 × 5 box, which a single hot pixel does not reach — exceeds ``k`` σ,
+       σ being ``noise`` at the pixel;
+    3. it is sharper than the PSF allows: the summed excess of its 8 neighbours over ``b``
+       is below ``max(e, 3 σ √8)``.
+
+    Why the third test tells hot pixels from sources: dark current collects in one pixel, so a
+    hot pixel's neighbours hold only noise (their sum scatters by σ √8 around 0, and the
+    bound 3 σ √8 keeps a faint hot pixel whatever its neighbours' noise), whereas a point
+    source seen through the STIS CCD (PSF FWHM ≈ 2 pixels) puts more light into the 8 pixels
+    around its peak than into the peak: about three times as much for a Gaussian of σ = 0.8
+    pixel integrated over the pixels (more when it is centred off the pixel's centre), still
+    more than the peak for any PSF wider than σ ≈ 0.5 pixel, and a galaxy's smooth profile
+    more still. So a star or a galaxy's centre fails ``sum < e`` however bright, and one
+    faint enough to pass ``sum < 3 σ √8`` has a peak below ``k`` σ. A cosmic ray left in
+    the ``_crj`` (one that hit the same pixel in every image set), a single-pixel event like
+    a hot pixel, counts alike in the pipeline and the recalibrated image. A hot pixel
+    touching another (or a star) may be missed; the 2 pixels along the edges are not
+    examined (their 5 × 5 box leaves the image).
+
+    Parameters
+    ----------
+    sci : ndarray
+        The image (DN).
+    noise : ndarray or float
+        σ per pixel (DN) or one value: pass the same for the images to compare.
+    k : float
+        Threshold in σ.
+    """
+    data = np.asarray(sci, dtype=np.float64)
+    ny, nx = data.shape
+    mask = np.zeros(data.shape, dtype=bool)
+    if ny < 5 or nx < 5:
+        return mask
+
+    def shifted(dy: int, dx: int) -> np.ndarray:
+        return data[2 + dy : ny - 2 + dy, 2 + dx : nx - 2 + dx]
+
+    centre = shifted(0, 0)
+    peak = np.ones(centre.shape, dtype=bool)
+    for dy, dx in _NEIGHBOURS:
+        peak &= centre >= shifted(dy, dx)
+    ys, xs = np.nonzero(peak)  # about a ninth of the pixels: the tests below run on those
+    background = np.median(np.stack([shifted(dy, dx)[ys, xs] for dy, dx in _RING]), axis=0)
+    excess = centre[ys, xs] - background
+    sigma = np.broadcast_to(np.asarray(noise, dtype=np.float64), data.shape)[2:-2, 2:-2][ys, xs]
+    around = sum(shifted(dy, dx)[ys, xs] for dy, dx in _NEIGHBOURS) - 8 * background
+    hot = (excess > k * sigma) & (around < np.maximum(excess, 3.0 * np.sqrt(8.0) * sigma))
+    mask[ys[hot] + 2, xs[hot] + 2] = True
+    return mask
+
+
+def image_noise(err: np.ndarray, sci: np.ndarray) -> np.ndarray:
+    """σ per pixel for :func:`image_hot_pixels`: ``err`` (a ``_crj``'s ERR), or where it is 0
+    the image's robust scatter (1.4826 MAD of the differences of neighbours along rows, / √2)."""
+    err = np.asarray(err, dtype=np.float64)
+    if np.all(err > 0):
+        return err
+    diff = np.diff(np.asarray(sci, dtype=np.float64), axis=1).ravel()
+    return np.where(err > 0, err, _robust(diff) / np.sqrt(2.0))
+
+
 def spectrum_change(pipeline_sx1: os.PathLike, recal_sx1: os.PathLike) -> dict[str, Any]:
     """Median and RMS of (pipeline − recalibrated) FLUX and NET."""
     with fits.open(pipeline_sx1) as h1, fits.open(recal_sx1) as h2:
@@ -132,7 +218,7 @@ UNKNOWN = "unknown (not recorded: built by an older stisdarks)"
 
 def recorded(path: os.PathLike, keyword: str) -> str:
     """The value of ``keyword`` in the primary header of ``path`` (:data:`UNKNOWN` if absent)."""
-    value = str(fits.getval(path, keyword, 0, default="")).strip()
+    value = str(fits.getheader(path, 0).get(keyword, "")).strip()  # getval has no default
     return value or UNKNOWN
 
 
@@ -160,22 +246,66 @@ def build_summary(
     references: os.PathLike,
     pipeline_crj: os.PathLike,
     recal_crj: os.PathLike,
-    pipeline_sx1: os.PathLike,
-    recal_sx1: os.PathLike,
+    pipeline_sx1: os.PathLike | None = None,
+    recal_sx1: os.PathLike | None = None,
+    pipeline_flt: os.PathLike | None = None,
     threshold: float = 0.1,
 ) -> dict[str, Any]:
-    """Assemble ``summary.json`` from the workflow's artifacts."""
+    """Assemble ``summary.json`` from the workflow's artifacts.
+
+    A spectrum (``pipeline_sx1`` and ``recal_sx1`` given) gets ``kind: "spectrum"``, the
+    hot pixels of its extraction region (``science_extraction_region``) and the change of
+    its spectrum (``spectrum_change``); an image (neither given) gets ``kind: "image"`` and
+    the hot pixels of the whole ``_crj`` (``science_image``, :func:`image_hot_pixels`).
+    With ``pipeline_flt``, ``cosmic_rays`` holds STScI's cosmic-ray monitor verdict on the
+    pipeline's CR rejection (:func:`stisdarks.cosmic_rays.cosmic_ray_verdict`: flags inside
+    and outside the extraction box; "not applicable" for an image).
+    """
+    if (pipeline_sx1 is None) != (recal_sx1 is None):
+        raise ValueError("give both pipeline_sx1 and recal_sx1 (a spectrum) or neither (an image)")
     facts = json.loads(Path(science).read_text())
     per = json.loads(Path(period).read_text())
     refs = json.loads(Path(references).read_text())
     base_names, week_names = _rootnames(darks_used), _rootnames(week)
     old, new = _sci(pipeline_crj), _sci(recal_crj)
-    region = extraction_region(old.shape, pipeline_sx1)
     with fits.open(recal_crj) as hdul:
         err = ext_data(hdul["ERR", 1], np.float32).astype(np.float64)
-    noise = np.where(err > 0, err, robust_noise(new, region))
-    before = residual_hot_pixels(old, region, noise=noise)
-    after = residual_hot_pixels(new, region, noise=noise)
+    if pipeline_sx1 is not None and recal_sx1 is not None:
+        kind = "spectrum"
+        region = extraction_region(old.shape, pipeline_sx1)
+        noise = np.where(err > 0, err, robust_noise(new, region))
+        before = residual_hot_pixels(old, region, noise=noise)
+        after = residual_hot_pixels(new, region, noise=noise)
+        science_part: dict[str, Any] = {
+            "science_extraction_region": {
+                "pixels": int(np.count_nonzero(region)),
+                "hot_pixels_pipeline": before,
+                "hot_pixels_recalibrated": after,
+                "removed": before - after,
+                "definition": "pixels in the _sx1 extraction box more than 5 sigma above the median of the 7 "
+                "pixels along their row (sigma: the recalibrated _crj ERR)",
+            },
+            "spectrum_change": spectrum_change(pipeline_sx1, recal_sx1),
+        }
+    else:
+        kind = "image"
+        noise = image_noise(err, new)
+        before = int(np.count_nonzero(image_hot_pixels(old, noise)))
+        after = int(np.count_nonzero(image_hot_pixels(new, noise)))
+        ny, nx = old.shape
+        science_part = {
+            "science_image": {
+                "pixels": max(ny - 4, 0) * max(nx - 4, 0),
+                "hot_pixels_pipeline": before,
+                "hot_pixels_recalibrated": after,
+                "removed": before - after,
+                "definition": IMAGE_DEFINITION,
+            }
+        }
+    if pipeline_flt is not None:
+        from stisdarks.cosmic_rays import cosmic_ray_verdict
+
+        science_part["cosmic_rays"] = cosmic_ray_verdict(pipeline_flt, pipeline_sx1)
     with fits.open(weekdark) as hw:
         taskname = hw[0].header.get("TASKNAME", "")
     engines = {
@@ -184,6 +314,7 @@ def build_summary(
     }
     return {
         "obs_id": facts["obs_id"],
+        "kind": kind,
         "observation_start": facts["start_iso"],
         "period": {k: per[k] for k in ("start", "end", "source")},
         "darks": {
@@ -197,15 +328,7 @@ def build_summary(
             "pipeline_dark": hot_pixel_count(_sci(refs["pipeline_dark"]), threshold),
             "pipeline_dark_file": refs["pipeline_darkfile"],
         },
-        "science_extraction_region": {
-            "pixels": int(np.count_nonzero(region)),
-            "hot_pixels_pipeline": before,
-            "hot_pixels_recalibrated": after,
-            "removed": before - after,
-            "definition": "pixels in the _sx1 extraction box more than 5 sigma above the median of the 7 "
-            "pixels along their row (sigma: the recalibrated _crj ERR)",
-        },
-        "spectrum_change": spectrum_change(pipeline_sx1, recal_sx1),
+        **science_part,
         "engine": _one_or_each(engines),
         "calibrator": recorded(recal_crj, CALIBRATOR_KEYWORD),
         "weekdark_taskname": taskname,

@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,12 @@ DEFAULT_OBS_ID = "odemo1010"
 PERIOD_START = "2021-04-07 02:35:41"
 PERIOD_END = "2021-05-05 14:00:22"
 PIPELINE_DARK_AGE = 10.0  # days before the observation
+SCIENCE_PROPOSAL = 16196  # the science's PROPOSID (the darks are the dark monitor's, 16511)
+SECOND_PERIOD_END = "2021-06-02 10:00:00"  # the end of the synthetic second anneal period
+SECOND_PIPELINE_DARK = "syn_pipe_drk2.fits"
 INDEX_COLUMNS = [
     "obs_id", "kind", "filename", "path", "instrument", "detector", "target", "start_mjd", "end_mjd",
-    "exptime", "ccdgain", "ccdamp", "binaxis1", "binaxis2", "proposid", "size",
+    "exptime", "ccdgain", "ccdamp", "binaxis1", "binaxis2", "proposid", "size", "obstype", "obsmode",
 ]  # fmt: skip
 
 
@@ -45,12 +49,14 @@ class _Index:
         self.rows: list[dict] = []
 
     def add(self, path: Path, obs: str, kind: str, target: str, t0: float, exptime: float, gain=1,
-            amp="D", proposid=16511, detector="CCD", binning=(1, 1)) -> None:  # fmt: skip
+            amp="D", proposid=16511, detector="CCD", binning=(1, 1), obstype="IMAGING",
+            obsmode="ACCUM") -> None:  # fmt: skip
         self.rows.append(
             {"obs_id": obs, "kind": kind, "filename": path.name, "path": str(path.relative_to(self.root)),
              "instrument": "STIS", "detector": detector, "target": target, "start_mjd": f"{t0:.8f}",
              "end_mjd": f"{t0 + exptime / 86400.0:.8f}", "exptime": exptime, "ccdgain": gain, "ccdamp": amp,
-             "binaxis1": binning[0], "binaxis2": binning[1], "proposid": proposid, "size": path.stat().st_size}
+             "binaxis1": binning[0], "binaxis2": binning[1], "proposid": proposid, "size": path.stat().st_size,
+             "obstype": obstype, "obsmode": obsmode}
         )  # fmt: skip
 
     def write(self, path: Path) -> None:
@@ -74,6 +80,11 @@ def generate_archive(
     science_bin: tuple[int, int] = (1, 1),
     science_gain: int = 1,
     science_rows: int | None = None,
+    science_kind: str = "spectrum",
+    image_obs_ids: tuple[str, ...] = (),
+    second_period_darks: int = 0,
+    second_period_obs_ids: tuple[str, ...] = (),
+    unprocessable: bool = False,
 ) -> Path:
     """Write a complete synthetic archive into ``root`` (kept if already complete).
 
@@ -109,6 +120,20 @@ def generate_archive(
     science_rows : int, optional
         Rows of a science subarray centred inside the archive's rows (default: the
         archive's own readout).
+    science_kind : str
+        ``"spectrum"`` (a CR-SPLIT G430L spectrum: ``_raw, _wav, _flt, _crj, _sx1``) or
+        ``"image"`` (a CR-SPLIT CCD image: ``_raw, _flt, _crj``).
+    image_obs_ids : tuple of str
+        CR-SPLIT CCD images of the same period (each two days earlier than the previous).
+    second_period_darks : int
+        When > 0, a second anneal period follows the first (to :data:`SECOND_PERIOD_END`),
+        with this many long darks, its own hot pixels (the anneal cured the first
+        period's) and its own weekly pipeline dark (:data:`SECOND_PIPELINE_DARK`).
+    second_period_obs_ids : tuple of str
+        Spectra of the second period (in its middle, a day apart).
+    unprocessable : bool
+        Also list observations of the programme that no custom dark can serve: a
+        FUV-MAMA spectrum, a target acquisition and a single CCD exposure (no ``_crj``).
 
     Returns
     -------
@@ -156,19 +181,9 @@ def generate_archive(
         hot.y.size,
     )
     # --- darks of the period (two per day, like the dark monitor), and distractors
-    span = end - start
-    starts = (
-        start
-        + (np.arange(n_darks) + 0.5) * span / n_darks
-        + rng.uniform(-0.05, 0.05, n_darks) * span / n_darks
+    starts = _write_period_darks(
+        rng, root, index, geometry, floor, hot, bad, start, end, n_darks, "odark"
     )
-    temps = np.clip(rng.normal(18.0, 1.2, n_darks), 15.5, 21.0)
-    for i, (t0, temp) in enumerate(zip(starts, temps, strict=True)):
-        name = f"odark{i:03d}q"
-        frame = dark_frame(rng, floor + hot.image(shape, t0), float(temp), DARK_EXPTIME, 1, bad.dq)
-        path = write_dark_flt(root / "darks" / f"{name}_flt.fits", geometry, frame, start=float(t0),
-                              exptime=DARK_EXPTIME, temp=float(temp), gain=1, amp="D")  # fmt: skip
-        index.add(path, name, "flt", "DARK", float(t0), DARK_EXPTIME)
     distractors = [
         ("odsht", 60.0, 1, "D", starts[:3] + 0.2),  # short darks
         ("odgn4", DARK_EXPTIME, 4, "D", starts[:3] + 0.3),  # gain 4
@@ -187,16 +202,9 @@ def generate_archive(
     reffiles.write_crrejtab(oref)
     reffiles.write_ccdtab(oref)
     reffiles.write_bpixtab(oref, bad)
-    pipe_sci = (floor + hot.image(shape, pipe_mjd)).astype(np.float32)
-    pipe_sci += rng.normal(0, 0.0005, shape).astype(np.float32)
-    pipe_err = np.full(shape, 0.001, np.float32)
-    pipe_dq = (np.where(pipe_sci > 0.1, reffiles.HOT, 0) | bad.dq).astype(np.int16)
-    useafter = Time(pipe_mjd - 3.5, format="mjd").datetime.strftime("%b %d %Y %H:%M:%S")
-    dark_header = reffiles.write_reference_image(
-        oref / reffiles.DARKFILE, geometry, pipe_sci, pipe_err, pipe_dq, FILENAME=reffiles.DARKFILE,
-        FILETYPE="DARK IMAGE", REF_TEMP=18.0, DRK_VS_T=0.07, USEAFTER=useafter, PEDIGREE="INFLIGHT 01/01/2021",
-        TASKNAME="WEEKDARK", DESCRIP="Synthetic weekly gain=1 dark for the stisdarks demo",
-    )  # fmt: skip
+    pipe_dark, dark_header = _write_pipeline_dark(
+        rng, oref, reffiles.DARKFILE, geometry, floor, hot, bad, pipe_mjd
+    )
     flat = (1.0 + 0.01 * rng.standard_normal(shape)).astype(np.float32)
     flat_err = np.full(shape, 0.002, np.float32)
     no_dq = np.zeros(shape, np.int16)
@@ -215,19 +223,41 @@ def generate_archive(
         BINAXIS1=mode.geometry.bin[0], BINAXIS2=mode.geometry.bin[1],
     )  # fmt: skip
     refs = reffiles.Refs(
-        dark=(pipe_sci, pipe_err, pipe_dq), dark_header=dark_header, flat=(flat, flat_err, no_dq),
+        dark=pipe_dark, dark_header=dark_header, flat=(flat, flat_err, no_dq),
         bias=(bias, bias_err, bias_dq), bpix=bad.rows,
     )  # fmt: skip
 
     # --- the science observations
     scene = Scene(geometry, trace, floor, hot)
-    write_science(root / "science", oref, rng, obs_id, scene, refs, obs_mjd, index.add, mode)
+
+    def add_science(*args, **kw) -> None:
+        index.add(*args, proposid=SCIENCE_PROPOSAL, **kw)
+
+    write_science(root / "science", oref, rng, obs_id, scene, refs, obs_mjd, add_science, mode,
+                  kind=science_kind)  # fmt: skip
     for k, extra in enumerate(extra_obs_ids, 1):
-        write_science(root / "science", oref, rng, extra, scene, refs, obs_mjd - k, index.add, mode)
+        write_science(root / "science", oref, rng, extra, scene, refs, obs_mjd - k, add_science, mode,
+                      kind=science_kind)  # fmt: skip
+
+    for k, image in enumerate(image_obs_ids, 1):
+        write_science(root / "science", oref, rng, image, scene, refs, obs_mjd - 2 * k, add_science,
+                      mode, kind="image")  # fmt: skip
+    periods = [(period_start, period_end)]
+    second = {}
+    if second_period_darks > 0:
+        periods.append((period_end, SECOND_PERIOD_END))
+        second = _second_period(
+            root, index, geometry, mode, floor, bad, refs, trace, add_science, seed=seed,
+            n_darks=second_period_darks, obs_ids=second_period_obs_ids, n_hot=n_hot,
+        )  # fmt: skip
+    if unprocessable:
+        _write_unprocessable(root / "science", geometry, obs_mjd - 3.0, add_science)
 
     # --- tables, truth, and last the index (marks completion)
     with atomic_path(root / "anneal_periods.csv") as tmp:
-        tmp.write_text(f"start,end,source\n{period_start},{period_end},synthetic archive\n")
+        tmp.write_text(
+            "start,end,source\n" + "".join(f"{a},{b},synthetic archive\n" for a, b in periods)
+        )
     nx = shape[1]
     truth = {
         "seed": seed, "size": size, "n_darks": n_darks, "obs_id": obs_id,
@@ -236,6 +266,7 @@ def generate_archive(
         "detector_first_row": geometry.first_row,
         "period": {"start": period_start, "end": period_end, "start_mjd": start, "end_mjd": end},
         "obs_mjd": obs_mjd, "pipeline_dark": reffiles.DARKFILE, "pipeline_dark_mjd": pipe_mjd,
+        "second_period": second,
         "trace": {"extrlocy_center": float(trace[nx // 2]), "slope_per_column": 1.5 / nx},
         "hot_pixels": [
             {"y": int(y), "x": int(x), "rate": round(float(r), 5), "onset_mjd": round(float(o), 6)}
@@ -247,3 +278,94 @@ def generate_archive(
     index.write(root / "index.csv")
     log.info("synthetic archive written to %s (%d files)", root, len(index.rows))
     return root
+
+
+def _write_period_darks(rng, root, index, geometry, floor, hot, bad, start, end, n_darks, prefix):
+    """Long gain-1 amp-D darks spread over ``[start, end)`` (two a day, as the dark monitor)."""
+    shape = geometry.shape
+    span = end - start
+    starts = (
+        start
+        + (np.arange(n_darks) + 0.5) * span / n_darks
+        + rng.uniform(-0.05, 0.05, n_darks) * span / n_darks
+    )
+    temps = np.clip(rng.normal(18.0, 1.2, n_darks), 15.5, 21.0)
+    for i, (t0, temp) in enumerate(zip(starts, temps, strict=True)):
+        name = f"{prefix}{i:03d}q"
+        frame = dark_frame(rng, floor + hot.image(shape, t0), float(temp), DARK_EXPTIME, 1, bad.dq)
+        path = write_dark_flt(root / "darks" / f"{name}_flt.fits", geometry, frame, start=float(t0),
+                              exptime=DARK_EXPTIME, temp=float(temp), gain=1, amp="D")  # fmt: skip
+        index.add(path, name, "flt", "DARK", float(t0), DARK_EXPTIME)
+    return starts
+
+
+def _write_pipeline_dark(rng, oref, name, geometry, floor, hot, bad, pipe_mjd):
+    """The pipeline's weekly dark of ``pipe_mjd`` in ``oref/name``: ``((sci, err, dq), header)``."""
+    shape = geometry.shape
+    pipe_sci = (floor + hot.image(shape, pipe_mjd)).astype(np.float32)
+    pipe_sci += rng.normal(0, 0.0005, shape).astype(np.float32)
+    pipe_err = np.full(shape, 0.001, np.float32)
+    pipe_dq = (np.where(pipe_sci > 0.1, reffiles.HOT, 0) | bad.dq).astype(np.int16)
+    useafter = Time(pipe_mjd - 3.5, format="mjd").datetime.strftime("%b %d %Y %H:%M:%S")
+    header = reffiles.write_reference_image(
+        oref / name, geometry, pipe_sci, pipe_err, pipe_dq, FILENAME=name,
+        FILETYPE="DARK IMAGE", REF_TEMP=18.0, DRK_VS_T=0.07, USEAFTER=useafter, PEDIGREE="INFLIGHT 01/01/2021",
+        TASKNAME="WEEKDARK", DESCRIP="Synthetic weekly gain=1 dark for the stisdarks demo",
+    )  # fmt: skip
+    return (pipe_sci, pipe_err, pipe_dq), header
+
+
+def _second_period(root, index, geometry, mode, floor, bad, refs, trace, add, *, seed, n_darks,
+                   obs_ids, n_hot) -> dict:  # fmt: skip
+    """A second anneal period after the first: new hot pixels, darks, pipeline dark, spectra."""
+    rng = np.random.default_rng(seed + 1)
+    start, end = _mjd(PERIOD_END), _mjd(SECOND_PERIOD_END)
+    obs_mjd = start + 0.5 * (end - start)
+    pipe_mjd = obs_mjd - PIPELINE_DARK_AGE
+    hot = hot_pixel_population(
+        rng, geometry.shape, start, end, trace_rows=trace, obs_mjd=obs_mjd, pipe_mjd=pipe_mjd,
+        n_at_anneal=n_hot,
+    )  # fmt: skip
+    _write_period_darks(rng, root, index, geometry, floor, hot, bad, start, end, n_darks, "odsec")
+    pipe, header = _write_pipeline_dark(
+        rng, root / "oref", SECOND_PIPELINE_DARK, geometry, floor, hot, bad, pipe_mjd
+    )
+    refs2 = replace(refs, dark=pipe, dark_header=header, darkfile=SECOND_PIPELINE_DARK)
+    scene = Scene(geometry, trace, floor, hot)
+    for k, obs in enumerate(obs_ids):
+        write_science(
+            root / "science", root / "oref", rng, obs, scene, refs2, obs_mjd - k, add, mode
+        )
+    return {"start": PERIOD_END, "end": SECOND_PERIOD_END, "n_darks": n_darks, "obs_ids": list(obs_ids),
+            "obs_mjd": obs_mjd, "pipeline_dark": SECOND_PIPELINE_DARK}  # fmt: skip
+
+
+#: observations of the programme that no custom CCD dark serves: (obs id, detector, OBSMODE,
+#: OBSTYPE, products)
+UNPROCESSABLE = (
+    ("odmam1010", "FUV-MAMA", "ACCUM", "SPECTROSCOPIC", ("raw", "flt", "x1d")),
+    ("odacq1010", "CCD", "ACQ", "IMAGING", ("raw",)),
+    ("odsgl1010", "CCD", "ACCUM", "IMAGING", ("raw", "flt")),
+)
+
+
+def _write_unprocessable(directory: Path, geometry: Geometry, t0: float, add) -> None:
+    """Small files for :data:`UNPROCESSABLE` (headers as STIS writes them; 32x32 data)."""
+    from astropy.io import fits
+
+    from stisdarks.fitsio import write_hdul_atomic
+
+    for k, (obs_id, detector, obsmode, obstype, kinds) in enumerate(UNPROCESSABLE):
+        start = t0 - 0.1 * k
+        for kind in kinds:
+            primary = fits.PrimaryHDU()
+            for key, value in dict(ROOTNAME=obs_id, INSTRUME="STIS", DETECTOR=detector, OBSMODE=obsmode,
+                                   OBSTYPE=obstype, TARGNAME="SYNTH-FAINT-STAR", PROPOSID=SCIENCE_PROPOSAL,
+                                   TEXPSTRT=start, TEXPEND=start + 30 / 86400.0, TEXPTIME=30.0,
+                                   NEXTEND=1).items():  # fmt: skip
+                primary.header[key] = value
+            sci = fits.ImageHDU(np.zeros((32, 32), np.int16), name="SCI")
+            path = directory / f"{obs_id}_{kind}.fits"
+            write_hdul_atomic(fits.HDUList([primary, sci]), path)
+            add(path, obs_id, kind, "SYNTH-FAINT-STAR", start, 30.0, detector=detector, obstype=obstype,
+                obsmode=obsmode)  # fmt: skip

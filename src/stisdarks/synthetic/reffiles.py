@@ -70,6 +70,7 @@ class Refs:
     flat: tuple[np.ndarray, np.ndarray, np.ndarray]
     bias: tuple[np.ndarray, np.ndarray, np.ndarray]  # DN
     bpix: list[tuple[int, int, int, int, int]]
+    darkfile: str = DARKFILE  # the pipeline dark's file name in oref/ (the science's DARKFILE)
 
 
 @dataclass(frozen=True)

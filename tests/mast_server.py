@@ -65,6 +65,7 @@ class MastState:
                     target_name=row["target"], t_min=float(row["start_mjd"]), t_max=float(row["end_mjd"]),
                     t_exptime=float(row["exptime"]), proposal_id=row["proposid"],
                     obs_title="CCD Dark Monitor" if row["target"] == "DARK" else "Faint star spectroscopy",
+                    dataproduct_type="spectrum" if row.get("obstype") == "SPECTROSCOPIC" else "image",
                 )  # fmt: skip
             self.add_product(obsids[obs_id], obs_id, row["filename"], root / row["path"])
 

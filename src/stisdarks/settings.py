@@ -9,6 +9,7 @@ rerun included) starts quickly. The stages (:mod:`stisdarks.stages`) do the work
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stisdarks.errors import ConfigError, StisDarksError
@@ -23,6 +24,9 @@ __all__ = [
     "require_hstcal_for",
     "archive_from_config",
     "target_settings",
+    "entry_settings",
+    "programme_key",
+    "programme_targets",
 ]
 
 #: HST dataset names: 9 characters, STIS ones start with ``o``.
@@ -60,6 +64,7 @@ def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
         check_overrides(config.get("crreject"))
     except StisDarksError as exc:
         raise ConfigError(f"config crreject: {exc}") from exc
+    programme_targets(config)
     if uses_conda:
         return
     for key in ("engine", "calibrator"):
@@ -93,16 +98,68 @@ def archive_from_config(config: dict[str, Any]) -> Archive:
     return open_archive("mast", **options)
 
 
-def target_settings(config: dict[str, Any], obs_id: str) -> dict[str, Any]:
-    """Per-target settings: the target's overrides over the global ``darks``/``period`` keys."""
-    obs_id = check_obs_id(obs_id)
-    darks = config.get("darks", {})
+def programme_key(target: dict[str, Any]) -> str | None:
+    """The name of a programme target's directory: ``p<proposal>`` or ``list-<file stem>``
+    (``None`` for a single-observation target)."""
+    if "proposal" in target:
+        return f"p{int(target['proposal'])}"
+    if "datasets" in target:
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(str(target["datasets"])).stem)
+        return f"list-{stem}"
+    return None
+
+
+def programme_targets(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The config's programme targets (``proposal`` or ``datasets``) by :func:`programme_key`.
+
+    Raises
+    ------
+    ConfigError
+        For two list files of the same name, a programme given twice, or a ``period``
+        override on a programme (it would apply one period to observations of many).
+    """
+    found: dict[str, dict[str, Any]] = {}
     for target in config.get("targets", []):
-        if check_obs_id(target["obs_id"]) == obs_id:
-            return {
-                "obs_id": obs_id,
-                "week_days": float(target.get("week_days", darks.get("week_days", 3))),
-                "min_week_darks": int(target.get("min_week_darks", darks.get("min_week_darks", 2))),
-                "period": target.get("period", config.get("period")),
-            }
-    raise ConfigError(f"{obs_id} is not one of the config's targets; add it under 'targets'")
+        key = programme_key(target)
+        if key is None:
+            continue
+        if key in found:
+            raise ConfigError(
+                f"two targets name the programme {key}; give each programme or list file once"
+            )
+        if "period" in target:
+            raise ConfigError(
+                f"targets: {key} sets 'period', which can only apply to one observation; "
+                "remove it (each observation's anneal period is found) or list that obs_id alone"
+            )
+        found[key] = target
+    return found
+
+
+def target_settings(
+    config: dict[str, Any], obs_id: str, target: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Per-target settings: the target's overrides over the global ``darks``/``period`` keys.
+
+    ``target`` is the config entry the observation comes from (default: the entry with
+    this ``obs_id``; a programme's observations pass their programme's entry).
+    """
+    obs_id = check_obs_id(obs_id)
+    if target is None:
+        target = next(
+            (t for t in config.get("targets", []) if "obs_id" in t and check_obs_id(t["obs_id"]) == obs_id),
+            None,
+        )  # fmt: skip
+    if target is None:
+        raise ConfigError(f"{obs_id} is not one of the config's targets; add it under 'targets'")
+    return {"obs_id": obs_id, **entry_settings(config, target)}
+
+
+def entry_settings(config: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """A ``targets`` entry's overrides over the global ``darks``/``period`` keys."""
+    darks = config.get("darks", {})
+    return {
+        "week_days": float(target.get("week_days", darks.get("week_days", 3))),
+        "min_week_darks": int(target.get("min_week_darks", darks.get("min_week_darks", 2))),
+        "period": target.get("period", config.get("period")),
+    }

@@ -71,6 +71,11 @@ class ScienceObservation:
     exptime: float
     target: str
     products: dict[str, Product] = field(default_factory=dict)
+    #: ``"SPECTROSCOPIC"`` or ``"IMAGING"`` (``None`` when the metadata does not say)
+    obstype: str | None = None
+    #: ``"ACCUM"``, ``"ACQ"``, ``"ACQ/PEAK"``, ... (``None`` when the metadata does not say)
+    obsmode: str | None = None
+    proposal: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,12 +133,35 @@ class Archive(abc.ABC):
     name: str = "abstract"
 
     @abc.abstractmethod
+    def describe(self, obs_id: str) -> ScienceObservation:
+        """A STIS observation as the archive lists it (any detector), with its products.
+
+        Raises :class:`stisdarks.errors.ArchiveError` for an unknown obs id.
+        """
+
     def find_science(self, obs_id: str) -> ScienceObservation:
         """Find a science observation and its products.
 
         Raises :class:`stisdarks.errors.ArchiveError` for an unknown obs id, and for a
         non-STIS or non-CCD observation when the metadata says so.
         """
+        from stisdarks.errors import ArchiveError
+
+        obs = self.describe(obs_id)
+        if not obs.instrument.upper().startswith("STIS"):
+            raise ArchiveError(
+                f"{obs.obs_id} is a {obs.instrument} observation; only STIS CCD observations are supported"
+            )
+        if obs.detector and obs.detector.upper() != "CCD":
+            raise ArchiveError(
+                f"{obs.obs_id} was taken with the STIS {obs.detector}; only STIS CCD observations are supported"
+            )
+        return obs
+
+    @abc.abstractmethod
+    def programme(self, proposal: int) -> list[ScienceObservation]:
+        """Every STIS science observation of HST programme ``proposal`` (any detector, any
+        mode, acquisitions included), sorted by start time; empty when it has none."""
 
     @abc.abstractmethod
     def list_darks(

@@ -102,6 +102,8 @@ class LocalArchive(Archive):
             "binaxis2": hdr.get("BINAXIS2", ""),
             "proposid": hdr.get("PROPOSID", ""),
             "size": path.stat().st_size,
+            "obstype": str(hdr.get("OBSTYPE", "")).strip(),
+            "obsmode": str(hdr.get("OBSMODE", "")).strip(),
         }
 
     def _product(self, row: dict) -> Product:
@@ -114,7 +116,7 @@ class LocalArchive(Archive):
         )
 
     # ---------------------------------------------------------------- queries
-    def find_science(self, obs_id: str) -> ScienceObservation:
+    def describe(self, obs_id: str) -> ScienceObservation:
         obs_id = obs_id.lower()
         rows = [r for r in self._rows if r["obs_id"] == obs_id]
         if not rows:
@@ -128,17 +130,11 @@ class LocalArchive(Archive):
             raise ArchiveError(
                 f"observation {obs_id} is not in the local archive {self.root}{hint}"
             )
-        first = rows[0]
-        if first["instrument"] != "STIS":
-            raise ArchiveError(
-                f"{obs_id} is a {first['instrument']} observation; only STIS CCD data are supported"
-            )
-        if first["detector"] and first["detector"] != "CCD":
-            raise ArchiveError(
-                f"{obs_id} was taken with the STIS {first['detector']}; only STIS CCD observations are supported"
-            )
+        return self._observation(obs_id, rows)
+
+    def _observation(self, obs_id: str, rows: list[dict]) -> ScienceObservation:
         products = {r["kind"]: self._product(r) for r in rows if r["kind"] in SCIENCE_KINDS}
-        main = next((r for r in rows if r["kind"] == "raw"), first)
+        main = next((r for r in rows if r["kind"] == "raw"), rows[0])
         return ScienceObservation(
             obs_id=obs_id,
             instrument=main["instrument"],
@@ -148,7 +144,18 @@ class LocalArchive(Archive):
             exptime=float(main["exptime"]),
             target=main["target"],
             products=products,
+            obstype=_opt_str(main.get("obstype")),
+            obsmode=_opt_str(main.get("obsmode")),
+            proposal=_opt_int(main.get("proposid")),
         )
+
+    def programme(self, proposal: int) -> list[ScienceObservation]:
+        by_obs: dict[str, list[dict]] = {}
+        for r in self._rows:
+            if r["target"] != "DARK" and _opt_int(r.get("proposid")) == int(proposal):
+                by_obs.setdefault(r["obs_id"], []).append(r)
+        found = [self._observation(obs_id, rows) for obs_id, rows in by_obs.items()]
+        return sorted(found, key=lambda o: o.start_mjd)
 
     def list_darks(
         self,

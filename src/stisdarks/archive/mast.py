@@ -257,41 +257,59 @@ class MastArchive(Archive):
             size=int(size) if size is not None and str(size) not in ("", "--") else None,
         )
 
-    def find_science(self, obs_id: str) -> ScienceObservation:
+    def describe(self, obs_id: str) -> ScienceObservation:
         obs_id = obs_id.lower()
         table = self._query(obs_collection="HST", obs_id=[obs_id, obs_id.upper()])
         if len(table) == 0:
             raise ArchiveError(
                 f"observation {obs_id} was not found in MAST; check the dataset name (e.g. oeik1s030)"
             )
-        row = table[0]
-        instrument = str(row["instrument_name"])
-        if not instrument.upper().startswith("STIS"):
-            raise ArchiveError(
-                f"{obs_id} is a {instrument} observation; only STIS CCD observations are supported"
-            )
-        detector = instrument.split("/", 1)[1] if "/" in instrument else None
-        if detector and detector.upper() != "CCD":
-            raise ArchiveError(
-                f"{obs_id} was taken with the STIS {detector}; only STIS CCD observations are supported"
-            )
-        products = {}
-        for prow in self._products(table):
+        return self._observations(table)[0]
+
+    def programme(self, proposal: int) -> list[ScienceObservation]:
+        table = self._query(
+            obs_collection="HST", proposal_id=[str(int(proposal))], instrument_name="STIS*"
+        )
+        if len(table):
+            table = table[[str(t).upper() != "DARK" for t in table["target_name"]]]
+        found = self._observations(table) if len(table) else []
+        log.info("MAST: programme %s has %d STIS observations", proposal, len(found))
+        return sorted(found, key=lambda o: o.start_mjd)
+
+    def _observations(self, rows) -> list[ScienceObservation]:
+        """ScienceObservations of CAOM rows, with their products (one product query)."""
+        products: dict[str, dict[str, Product]] = {}
+        for prow in self._products(rows):
             if str(prow["productFilename"]).lower().endswith(".fits"):
                 product = self._product(prow)
-                if product.obs_id == obs_id and product.kind in SCIENCE_KINDS:
-                    products[product.kind] = product
-        log.info("MAST: %s is %s, products %s", obs_id, instrument, ", ".join(sorted(products)))
-        return ScienceObservation(
-            obs_id=obs_id,
-            instrument="STIS",
-            detector=detector,
-            start_mjd=float(row["t_min"]),
-            end_mjd=float(row["t_max"]),
-            exptime=float(row["t_exptime"]),
-            target=str(row["target_name"]),
-            products=products,
-        )
+                if product.kind in SCIENCE_KINDS:
+                    products.setdefault(product.obs_id, {})[product.kind] = product
+        found = []
+        for row in rows:
+            obs_id = str(row["obs_id"]).lower()
+            instrument = str(row["instrument_name"])
+            detector = instrument.split("/", 1)[1] if "/" in instrument else None
+            kind = (
+                str(row["dataproduct_type"]).lower() if "dataproduct_type" in row.colnames else ""
+            )
+            proposal = str(row["proposal_id"]) if "proposal_id" in row.colnames else ""
+            mine = products.get(obs_id, {})
+            log.info("MAST: %s is %s, products %s", obs_id, instrument, ", ".join(sorted(mine)))
+            found.append(
+                ScienceObservation(
+                    obs_id=obs_id,
+                    instrument="STIS" if instrument.upper().startswith("STIS") else instrument,
+                    detector=detector,
+                    start_mjd=float(row["t_min"]),
+                    end_mjd=float(row["t_max"]),
+                    exptime=float(row["t_exptime"]),
+                    target=str(row["target_name"]),
+                    products=mine,
+                    obstype={"spectrum": "SPECTROSCOPIC", "image": "IMAGING"}.get(kind),
+                    proposal=int(proposal) if proposal.isdigit() else None,
+                )
+            )
+        return found
 
     def list_darks(
         self,

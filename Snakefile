@@ -29,6 +29,7 @@ wildcard_constraints:
     root=r"o[a-z0-9]{8}",
     period=r"\d{4}-\d{2}-\d{2}T\d{6}_gain\d+_amp[A-D]_bin[124]x[124]",
     kind=r"raw|wav|flt|crj|sx1",
+    programme=r"p\d+|list-[A-Za-z0-9_.-]+",
 
 
 include: "rules/common.smk"
@@ -38,13 +39,16 @@ include: "rules/darks.smk"
 include: "rules/superdarks.smk"
 include: "rules/recalibrate.smk"
 include: "rules/figures.smk"
+include: "rules/programme.smk"
 
 
 localrules:
     all,
     demo_archive,
     download_science,
+    download_spectrum,
     period_darks,
+    programme,
     references,
 
 

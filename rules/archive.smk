@@ -19,6 +19,7 @@ rule demo_archive:
         seed=config["archive"]["demo"]["seed"],
         obs_id=config["archive"]["demo"]["obs_id"],
         science=config["archive"]["demo"]["science"],
+        programme=config["archive"]["demo"]["programme"],
     script:
         "../scripts/demo_archive.py"
 
@@ -27,13 +28,33 @@ rule download_science:
     input:
         archive_ready,
     output:
-        **{k: f"resources/archive/{{obs}}/{{obs}}_{k}.fits" for k in SCIENCE_KINDS},
+        **{k: f"resources/archive/{{obs}}/{{obs}}_{k}.fits" for k in BASE_KINDS},
     log:
         "logs/{obs}/download_science.log",
     benchmark:
         "benchmarks/{obs}/download_science.tsv"
     conda:
         "../envs/stisdarks.yaml"
+    resources:
+        archive_connections=1,
+    script:
+        "../scripts/download_science.py"
+
+
+# a spectrum's wavecal and pipeline extraction (not asked for an image)
+rule download_spectrum:
+    input:
+        archive_ready,
+    output:
+        **{k: f"resources/archive/{{obs}}/{{obs}}_{k}.fits" for k in SPECTRUM_KINDS},
+    log:
+        "logs/{obs}/download_spectrum.log",
+    benchmark:
+        "benchmarks/{obs}/download_spectrum.tsv"
+    conda:
+        "../envs/stisdarks.yaml"
+    resources:
+        archive_connections=1,
     script:
         "../scripts/download_science.py"
 

@@ -2,22 +2,61 @@
 import json
 import os
 
-from stisdarks.archive import SCIENCE_KINDS
-from stisdarks.settings import check_obs_id, target_settings as settings_of
+from stisdarks.settings import (
+    check_obs_id,
+    entry_settings,
+    programme_targets,
+    target_settings as settings_of,
+)
 from snakemake.exceptions import IncompleteCheckpointException
 
-FIGURES = [
-    "basedark",
-    "weekdark",
-    "weekdark_over_pipeline",
-    "crj_comparison",
-    "spectrum",
-]
+#: products every target downloads first; spectra also need SPECTRUM_KINDS
+BASE_KINDS = ["raw", "flt", "crj"]
+SPECTRUM_KINDS = ["wav", "sx1"]
+DARK_FIGURES = ["basedark", "weekdark", "weekdark_over_pipeline"]
+SCIENCE_FIGURES = {
+    "spectrum": ["crj_comparison", "spectrum"],
+    "image": ["image_comparison"],
+}
+
+
+def programme_members(key):
+    """``process`` rows of a programme's ``programme.csv`` (a checkpoint), in its order."""
+    from stisdarks.programme import PROCESS, read_table
+
+    path = checkpoint_output(
+        checkpoints.programme,
+        f"results/programmes/{key}/programme.csv",
+        programme=key,
+    )
+    return [c for c in read_table(path) if c.status == PROCESS]
+
+
+def target_entries():
+    """``{obs: config entry}`` of every observation to process, single targets first."""
+    entries = {}
+    for target in config["targets"]:
+        if "obs_id" in target:
+            entries.setdefault(check_obs_id(target["obs_id"]), target)
+    for key, target in programme_targets(config).items():
+        for member in programme_members(key):
+            entries.setdefault(member.obs_id, target)
+    return entries
 
 
 def targets():
-    """Lower-case obs ids of the config's targets."""
-    return [check_obs_id(t["obs_id"]) for t in config["targets"]]
+    """Lower-case obs ids of every observation to process."""
+    return list(target_entries())
+
+
+def kind_of(obs):
+    """``spectrum`` or ``image``, from the target's ``science.json`` (a checkpoint)."""
+    path = checkpoint_output(
+        checkpoints.science_facts, f"results/{obs}/science.json", obs=obs
+    )
+    with open(path) as fh:
+        obstype = json.load(fh).get("obstype", "SPECTROSCOPIC")
+    return "image" if str(obstype).upper() == "IMAGING" else "spectrum"
 
 
 def all_outputs(wildcards=None):
@@ -25,16 +64,50 @@ def all_outputs(wildcards=None):
 
     The basedark and ``darks_used.csv`` are asked for by name (after the anneal-period
     checkpoint), so that a deleted one is rebuilt by a plain rerun, as the error for a
-    corrupt download says ("delete it and rerun").
+    corrupt download says ("delete it and rerun"). With programme targets, their
+    ``programme.csv`` and the overview of every target (``results/summary.csv``).
     """
     out = []
     for obs in targets():
         out.append(f"results/{obs}/summary.json")
-        out += [f"results/{obs}/figures/{name}.png" for name in FIGURES]
+        names = DARK_FIGURES + SCIENCE_FIGURES[kind_of(obs)]
+        out += [f"results/{obs}/figures/{name}.png" for name in names]
     for obs in targets():
         period = f"results/periods/{period_of(obs)['key']}"
         out += [f"{period}/basedark.fits", f"{period}/darks_used.csv"]
+    out += programme_tables()
+    out += ["results/summary.csv", "results/figures/overview.png"]
     return list(dict.fromkeys(out))
+
+
+def programme_tables(wildcards=None):
+    return [
+        f"results/programmes/{key}/programme.csv" for key in programme_targets(config)
+    ]
+
+
+def programme_target(wildcards):
+    """The config entry of programme ``{programme}``."""
+    return programme_targets(config)[wildcards.programme]
+
+
+def programme_setting(name):
+    """A programme's setting (its override over the global value), as a params function."""
+
+    def get(wildcards):
+        return entry_settings(config, programme_target(wildcards))[name]
+
+    return get
+
+
+def dataset_list(wildcards):
+    """The list file of a ``datasets`` programme (an input: an edit reruns the expansion)."""
+    target = programme_target(wildcards)
+    return [target["datasets"]] if "datasets" in target else []
+
+
+def summaries(wildcards=None):
+    return [f"results/{obs}/summary.json" for obs in targets()]
 
 
 def archive_ready(wildcards=None):
@@ -46,11 +119,44 @@ def archive_ready(wildcards=None):
 
 
 def science_products(wildcards):
-    """The downloaded science products of ``{obs}``, by kind."""
+    """The downloaded science products of ``{obs}``, by kind (a spectrum's five, an image's three)."""
+    kinds = BASE_KINDS + (
+        SPECTRUM_KINDS if kind_of(wildcards.obs) == "spectrum" else []
+    )
     return {
-        k: f"resources/archive/{wildcards.obs}/{wildcards.obs}_{k}.fits"
-        for k in SCIENCE_KINDS
+        k: f"resources/archive/{wildcards.obs}/{wildcards.obs}_{k}.fits" for k in kinds
     }
+
+
+def recal_dir(obs):
+    """Where a target's recalibrated products go (spectra: ``recal/``, images: ``recal_image/``)."""
+    return (
+        f"results/{obs}/recal"
+        if kind_of(obs) == "spectrum"
+        else f"results/{obs}/recal_image"
+    )
+
+
+def summary_inputs(wildcards):
+    """The summary's inputs: the spectra's ``_sx1`` pair only for spectra."""
+    obs = wildcards.obs
+    recal = recal_dir(obs)
+    inputs = {
+        "science": f"results/{obs}/science.json",
+        "period": f"results/{obs}/period.json",
+        "darks_used": darks_used_of(wildcards),
+        "week": f"results/{obs}/week.csv",
+        "basedark": basedark_of(wildcards),
+        "weekdark": f"results/{obs}/weekdark.fits",
+        "references": f"results/{obs}/references.json",
+        "pipeline_flt": f"resources/archive/{obs}/{obs}_flt.fits",
+        "pipeline_crj": f"resources/archive/{obs}/{obs}_crj.fits",
+        "recal_crj": f"{recal}/{obs}_crj.fits",
+    }
+    if kind_of(obs) == "spectrum":
+        inputs["pipeline_sx1"] = f"resources/archive/{obs}/{obs}_sx1.fits"
+        inputs["recal_sx1"] = f"{recal}/{obs}_sx1.fits"
+    return inputs
 
 
 def checkpoint_output(job, path, **wildcards):
@@ -105,6 +211,14 @@ def target_setting(name):
     """A per-target setting (target override over the global value), as a params function."""
 
     def get(wildcards):
-        return settings_of(config, wildcards.obs)[name]
+        return settings_of(config, wildcards.obs, target_of(wildcards.obs))[name]
 
     return get
+
+
+def target_of(obs):
+    """The config entry ``obs`` comes from (its own ``obs_id`` entry, else its programme's)."""
+    for target in config["targets"]:
+        if "obs_id" in target and check_obs_id(target["obs_id"]) == obs:
+            return target
+    return target_entries()[obs]

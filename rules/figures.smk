@@ -68,19 +68,31 @@ rule science_figures:
         "../scripts/figures.py"
 
 
+rule image_figures:
+    input:
+        pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
+        recal_crj="results/{obs}/recal_image/{obs}_crj.fits",
+    output:
+        image=report(
+            "results/{obs}/figures/image_comparison.png",
+            caption="../report/image.rst",
+            category="{obs}",
+            subcategory="Science",
+        ),
+    log:
+        "logs/{obs}/image_figures.log",
+    benchmark:
+        "benchmarks/{obs}/image_figures.tsv"
+    priority: 1
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/figures.py"
+
+
 rule summary:
     input:
-        science="results/{obs}/science.json",
-        period="results/{obs}/period.json",
-        darks_used=darks_used_of,
-        week="results/{obs}/week.csv",
-        basedark=basedark_of,
-        weekdark="results/{obs}/weekdark.fits",
-        references="results/{obs}/references.json",
-        pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
-        recal_crj="results/{obs}/recal/{obs}_crj.fits",
-        pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
-        recal_sx1="results/{obs}/recal/{obs}_sx1.fits",
+        unpack(summary_inputs),
     output:
         report(
             "results/{obs}/summary.json",

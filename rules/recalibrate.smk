@@ -23,3 +23,27 @@ rule recalibrate:
         calibrator=config["calibrator"],
     script:
         "../scripts/recalibrate.py"
+
+
+# An image (no _sx1): its _flt and _crj, in recal_image/ (an output set of its own).
+rule recalibrate_image:
+    input:
+        unpack(science_products),
+        weekdark="results/{obs}/weekdark.fits",
+        references="results/{obs}/references.json",
+    output:
+        flt="results/{obs}/recal_image/{obs}_flt.fits",
+        crj="results/{obs}/recal_image/{obs}_crj.fits",
+    log:
+        "logs/{obs}/recalibrate_image.log",
+    benchmark:
+        "benchmarks/{obs}/recalibrate_image.tsv"
+    conda:
+        "../envs/stisdarks.yaml"
+    resources:
+        mem_mb=400,
+        runtime=30,
+    params:
+        calibrator=config["calibrator"],
+    script:
+        "../scripts/recalibrate.py"

@@ -15,4 +15,5 @@ run_stage(
     seed=p.seed,
     obs_id=p.obs_id,
     science=p.science,
+    programme=p.programme,
 )

@@ -1,4 +1,4 @@
-"""Recalibrate the science observation with the weekdark (rule recalibrate)."""
+"""Recalibrate the science observation with the weekdark (rules recalibrate, recalibrate_image)."""
 
 from stisdarks import stages
 from stisdarks.archive import SCIENCE_KINDS
@@ -8,7 +8,7 @@ i = snakemake.input
 run_stage(
     snakemake,
     stages.recalibrate,
-    products={k: i[k] for k in SCIENCE_KINDS},
+    products={k: v for k, v in i.items() if k in SCIENCE_KINDS},
     weekdark_fits=i.weekdark,
     references_json=i.references,
     outputs=dict(snakemake.output.items()),

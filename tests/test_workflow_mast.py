@@ -1,4 +1,4 @@
-"""The whole workflow against a local MAST-shaped server: two targets of one period.
+"""The whole workflow against a local MAST-shaped server: a programme of two observations of one period.
 
 astroquery's real code talks to the server (tests/mast_server.py); CRDS runs offline on
 a pre-populated cache (``crds.mode: local``), as a user without network would.
@@ -31,13 +31,13 @@ def published(tmp_path_factory):
         yield root, server
 
 
-def test_two_targets_share_downloads_and_basedark(published, tmp_path):
+def test_a_programme_shares_downloads_and_basedark(published, tmp_path):
     root, server = published
     work = copy_workflow(tmp_path / "w")
     oref = work / "resources" / "crds" / "references" / "hst" / "stis"
     shutil.copytree(root / "oref", oref)  # a pre-populated CRDS cache
     config = {
-        "targets": [{"obs_id": t} for t in TARGETS],
+        "targets": [{"proposal": 16196}],  # the synthetic science's programme: both TARGETS
         "archive": {"kind": "mast", "server": server.url, "retries": 2},
         "darks": {"week_days": 7},
         "crds": {"mode": "local"},
@@ -55,6 +55,10 @@ def test_two_targets_share_downloads_and_basedark(published, tmp_path):
     for obs in TARGETS:
         assert (work / "results" / obs / "summary.json").is_file()
         assert server.state.downloads[f"{obs}_raw.fits"] == 1
+    listed = (work / "results" / "programmes" / "p16196" / "programme.csv").read_text()
+    assert all(f"{obs},process," in listed for obs in TARGETS)
+    rows = (work / "results" / "summary.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(TARGETS) and all(",processed," in r for r in rows[1:])
     used = (periods[0] / "darks_used.csv").read_text()
     assert "odgn4" not in used and "odamp" not in used, (
         "gain-4/amp-A darks must be dropped on their headers"

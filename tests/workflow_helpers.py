@@ -34,6 +34,9 @@ def demo_config(workdir: Path, name: str = "test.yaml", **overrides) -> Path:
     """Write a small-demo config into ``workdir``; ``overrides`` are deep-merged top-level keys."""
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     config["archive"]["demo"].update(SMALL_DEMO)
+    # the one observation of the demo (the programme demo: tests/test_workflow_programme.py)
+    config["targets"] = [{"obs_id": "odemo1010"}]
+    config["archive"]["demo"]["programme"] = {}
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):
             config[key].update(value)

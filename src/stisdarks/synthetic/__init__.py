@@ -1,4 +1,4 @@
-"""A synthetic STIS CCD archive: one anneal period of darks and a faint CR-SPLIT spectrum.
+"""A synthetic STIS CCD archive: an anneal period of darks and a faint CR-SPLIT spectrum (and more).
 
 The demo and the tests run on it through the same code paths as real MAST data, and
 hstcal's calstis accepts it: its ``_raw`` has the STIS CCD overscan layout and every
@@ -15,8 +15,12 @@ default the notebook's 2021-04-07 02:35:41 – 2021-05-05 14:00:22):
   (:mod:`.science`, :mod:`.spectrum`), calibrated as calstis does (:mod:`.basic2d`) with
   a pipeline dark made ten days before the observation, so it misses the newest hot
   pixels;
+- on request, more observations of its programme (PROPOSID 16196): spectra a day apart,
+  CR-SPLIT CCD images (:mod:`.imaging`), a second anneal period after the first with its
+  own hot pixels, darks, pipeline dark and spectra, and observations no custom dark serves
+  (a FUV-MAMA spectrum, a target acquisition, a single exposure);
 - the reference files the headers name (:mod:`.reffiles`): STScI's CRREJTAB, a CCDTAB,
-  a BPIXTAB, the bias, the flat and the pipeline dark;
+  a BPIXTAB, the bias, the flat and the pipeline dark(s);
 - ``index.csv`` (one row per file, written last: its presence means the archive is
   complete), ``anneal_periods.csv`` and ``truth.json`` (the hot pixels with their rates
   and onset times, for tests).

@@ -50,6 +50,7 @@ localrules:
     period_darks,
     programme,
     references,
+    science_facts,
 
 
 rule all:

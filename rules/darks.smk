@@ -21,5 +21,6 @@ rule period_darks:
         exptime_tolerance=config["darks"]["exptime_tolerance"],
         dark_dir="resources/archive/darks",
         connections=config["archive"]["connections"],
+        crds=config["crds"],
     script:
         "../scripts/period_darks.py"

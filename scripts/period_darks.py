@@ -13,4 +13,5 @@ run_stage(
     exptime_tolerance=snakemake.params.exptime_tolerance,
     dark_dir=snakemake.params.dark_dir,
     connections=snakemake.params.connections,
+    crds=snakemake.params.crds,
 )

@@ -205,12 +205,16 @@ def period_darks(
     exptime_tolerance: float,
     dark_dir: os.PathLike | None = None,
     connections: int = 4,
+    crds: dict[str, Any] | None = None,
 ) -> Path:
     """List the period's long dark-monitor darks (unbinned, gain 1, amp D) and fetch them.
 
     Writes ``darks.csv`` last, once every listed dark is in ``dark_dir`` (at most
     ``connections`` downloads at once, each atomic and kept when already valid), so a
     killed run fetches again only what was not complete. ``dark_dir=None`` lists only.
+    With ``crds`` (the config's ``crds``), the reference tables the darks' CR rejection
+    reads (CRREJTAB, CCDTAB) are fetched too (:func:`dark_references`): this job runs on
+    the submitting node, which has the network a compute node may lack.
     """
     period = _period(read_json(period_json))
     mode = mode_of(read_json(science_json))
@@ -228,6 +232,8 @@ def period_darks(
         for dark in kept:  # each dark belongs to this period alone: its stale temporaries are ours
             remove_temporaries_of(Path(dark_dir) / dark.product.filename)
         archive.download_many([d.product for d in kept], dark_dir, max_workers=connections)
+        if crds is not None:
+            dark_references(Path(dark_dir) / kept[0].product.filename, crds, archive)
     return write_dark_table(output, kept)
 
 

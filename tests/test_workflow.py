@@ -221,14 +221,19 @@ def test_config_typo_fails_with_a_schema_message(tmp_path):
     assert proc.returncode != 0 and "does not match" in proc.stdout + proc.stderr
 
 
-def test_real_config_dry_run_and_lint():
+def test_real_config_dry_run_and_lint(tmp_path):
     proc = snakemake(REPO, "-n", "--configfile", "config/config.yaml")
     jobs = planned_jobs(proc)
     assert {"download_science", "science_facts"} <= set(jobs)
     lint = snakemake(REPO, "--lint", "--configfile", "config/config.yaml")
     assert "Congratulations" in lint.stdout + lint.stderr
-    # the second demo's config is schema-valid and plannable (the first runs in every test)
-    snakemake(REPO, "-n", "--configfile", "config/demo_binned.yaml")
+    # the demos' configs are schema-valid and plannable in a fresh clone: the binned one, and
+    # the README's (a programme: the archive, then its expansion; it runs through MAST in
+    # tests/test_workflow_programme.py)
+    work = copy_workflow(tmp_path / "clone")
+    snakemake(work, "-n", "--configfile", "config/demo_binned.yaml")
+    jobs = planned_jobs(snakemake(work, "-n", "--configfile", "config/demo.yaml"))
+    assert {"demo_archive", "programme"} <= set(jobs), jobs
 
 
 def test_html_report_has_every_figure_captioned(demo, tmp_path):

@@ -1,17 +1,26 @@
-"""The README's demo as it ships: a programme (proposal 16196) over two anneal periods.
+"""A programme (proposal 16196) over two anneal periods, through a local MAST-shaped server.
 
-A spectrum and an image share the first period's basedark, a spectrum has the second
-period to itself, and three observations no custom dark serves are listed as skipped.
+The archive is the README demo's (``config/demo.yaml``'s ``archive.demo.programme``, small):
+a spectrum and an image share the first period's basedark, a spectrum has the second
+period to itself, and three observations no custom dark serves are listed as skipped. It
+is published on a MAST-shaped server (tests/mast_server.py), so astroquery's real code
+lists the programme and fetches every file; CRDS runs offline on a pre-populated cache
+(``crds.mode: local``), as a user without network would. The same configuration with the
+generated local archive is the README's first command (its plan: tests/test_workflow.py).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import pytest
 import yaml
 
+from stisdarks.synthetic import generate_archive
+
+from mast_server import MastServer, MastState
 from workflow_helpers import REPO, SMALL_DEMO, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
@@ -25,10 +34,28 @@ SKIPPED = {
 
 
 @pytest.fixture(scope="module")
-def programme_run(tmp_path_factory):
+def published(tmp_path_factory):
+    """The demo's programme archive (small) on a MAST-shaped server."""
+    demo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())["archive"]["demo"]
+    programme = {k: tuple(v) if isinstance(v, list) else v for k, v in demo["programme"].items()}
+    root = generate_archive(tmp_path_factory.mktemp("mast") / "archive", **SMALL_DEMO, **programme)
+    state = MastState()
+    state.add_archive(root)
+    with MastServer(state) as server:
+        yield root, server
+
+
+@pytest.fixture(scope="module")
+def programme_run(published, tmp_path_factory):
+    root, server = published
     work = copy_workflow(tmp_path_factory.mktemp("programme"))
-    config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
-    config["archive"]["demo"].update(SMALL_DEMO)
+    shutil.copytree(root / "oref", work / "resources/crds/references/hst/stis")  # a CRDS cache
+    config = {
+        "targets": [{"proposal": 16196}],
+        "archive": {"kind": "mast", "server": server.url, "retries": 2},
+        "periods": {"tables": [str(root / "anneal_periods.csv")]},
+        "crds": {"mode": "local"},
+    }
     (work / "programme.yaml").write_text(yaml.safe_dump(config))
     snakemake(work, "--configfile", "programme.yaml", "--cores", "2")
     return work
@@ -108,6 +135,32 @@ def test_the_overview_table_and_figure(programme_run):
     assert (programme_run / "results/figures/overview.png").stat().st_size > 10_000
 
 
-def test_a_rerun_has_nothing_to_do(programme_run):
+def test_every_file_is_fetched_once_and_darks_are_checked_on_their_headers(
+    published, programme_run
+):
+    root, server = published
+    downloads = server.state.downloads
+    assert set(downloads.values()) == {1}, f"a file was downloaded twice: {downloads}"
+    period_darks = {k for k in downloads if k.startswith(("odark", "odsec"))}
+    assert len(period_darks) == 16 + 14, "every long dark of both periods is fetched"
+    # 60 s darks, and long darks before and after the periods: dropped on the archive's metadata
+    assert not any(k.startswith(("odsht", "odout")) for k in downloads)
+    assert not any(k.startswith(("odmam", "odacq", "odsgl")) for k in downloads), (
+        "skipped: not fetched"
+    )
+    assert "odemo1030_sx1.fits" not in downloads and "odemo1030_wav.fits" not in downloads
+    for used in (programme_run / "results/periods").glob("*/darks_used.csv"):
+        text = used.read_text()
+        assert "odgn4" not in text and "odamp" not in text, (
+            "gain-4/amp-A darks are dropped on their headers"
+        )
+
+
+def test_a_rerun_has_nothing_to_do_and_fetches_nothing(published, programme_run):
+    _, server = published
+    before = sum(server.state.downloads.values())
     proc = snakemake(programme_run, "-n", "--configfile", "programme.yaml")
     assert planned_jobs(proc) == {}, proc.stdout[-2000:]
+    proc = snakemake(programme_run, "--configfile", "programme.yaml", "--cores", "2")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    assert sum(server.state.downloads.values()) == before, "the second run downloaded something"

@@ -107,8 +107,11 @@ def classify(obs: ScienceObservation) -> tuple[str, str]:
         return kind, f"a calibration exposure ({obs.target})"
     missing = [k for k in ("raw", "flt", "crj") if k not in obs.products]
     if missing:
-        if "crj" in missing and not set(missing) - {"crj"}:
+        if missing == ["crj"]:
             return kind, "a single exposure (no _crj: not CR-split or repeated)"
+        if missing == ["flt", "crj"]:
+            # what an archive without OBSMODE (MAST's) shows of a target acquisition
+            return kind, "only a _raw, not calibrated by the pipeline (a target acquisition?)"
         return kind, f"the archive has no {', '.join('_' + k for k in missing)}"
     if not kind:
         return kind, "neither a spectrum nor an image (OBSTYPE not known)"

@@ -180,6 +180,7 @@ def generate_archive(
         shape[0],
         hot.y.size,
     )
+    last_end = _mjd(SECOND_PERIOD_END) if second_period_darks > 0 else end
     # --- darks of the period (two per day, like the dark monitor), and distractors
     starts = _write_period_darks(
         rng, root, index, geometry, floor, hot, bad, start, end, n_darks, "odark"
@@ -188,7 +189,13 @@ def generate_archive(
         ("odsht", 60.0, 1, "D", starts[:3] + 0.2),  # short darks
         ("odgn4", DARK_EXPTIME, 4, "D", starts[:3] + 0.3),  # gain 4
         ("odamp", DARK_EXPTIME, 1, "A", starts[:2] + 0.4),  # amplifier A
-        ("odout", DARK_EXPTIME, 1, "D", np.array([start - 0.6, end + 0.3])),  # outside the period
+        (
+            "odout",
+            DARK_EXPTIME,
+            1,
+            "D",
+            np.array([start - 0.6, last_end + 0.3]),
+        ),  # outside the periods
     ]
     for prefix, exptime, gain, amp, times in distractors:
         for i, t0 in enumerate(times):

@@ -37,6 +37,8 @@ rule download_science:
         "../envs/stisdarks.yaml"
     resources:
         archive_connections=1,
+    params:
+        archive=archive_source(config),
     script:
         "../scripts/download_science.py"
 
@@ -55,6 +57,8 @@ rule download_spectrum:
         "../envs/stisdarks.yaml"
     resources:
         archive_connections=1,
+    params:
+        archive=archive_source(config),
     script:
         "../scripts/download_science.py"
 
@@ -73,6 +77,7 @@ rule references:
     conda:
         "../envs/stisdarks.yaml"
     params:
+        archive=archive_source(config),
         crds=config["crds"],
     script:
         "../scripts/references.py"

@@ -3,6 +3,7 @@ import json
 import os
 
 from stisdarks.settings import (
+    archive_source,
     check_obs_id,
     entry_settings,
     programme_targets,

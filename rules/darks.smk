@@ -17,6 +17,7 @@ rule period_darks:
     resources:
         archive_connections=1,
     params:
+        archive=archive_source(config),
         exptime=config["darks"]["exptime"],
         exptime_tolerance=config["darks"]["exptime_tolerance"],
         dark_dir="resources/archive/darks",

@@ -17,6 +17,7 @@ checkpoint programme:
     resources:
         archive_connections=1,
     params:
+        archive=archive_source(config),
         target=programme_target,
         exptime=config["darks"]["exptime"],
         exptime_tolerance=config["darks"]["exptime_tolerance"],

@@ -17,6 +17,7 @@ checkpoint science_facts:
     conda:
         "../envs/stisdarks.yaml"
     params:
+        archive=archive_source(config),
         override=target_setting("period"),
         tables=config["periods"]["tables"],
         from_archive=config["periods"]["from_archive"],

@@ -20,6 +20,7 @@ rule basedark:
         mem_mb=600,
         runtime=30,
     params:
+        archive=archive_source(config),
         engine=config["engine"],
         crreject=config["crreject"],
         crds=config["crds"],
@@ -48,6 +49,7 @@ rule weekdark:
         mem_mb=700,
         runtime=20,
     params:
+        archive=archive_source(config),
         engine=config["engine"],
         crreject=config["crreject"],
         crds=config["crds"],

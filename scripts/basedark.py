@@ -16,6 +16,6 @@ run_stage(
     engine=snakemake.params.engine,
     crreject=dict(snakemake.params.crreject),
     crds=dict(snakemake.params.crds),
-    archive=stages.archive_from_config(snakemake.config),
+    archive=stages.open_archive_from(snakemake.params.archive, snakemake.config),
     threads=snakemake.threads,
 )

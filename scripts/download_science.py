@@ -5,7 +5,9 @@ from stisdarks.runner import run_stage
 
 run_stage(
     snakemake,
-    lambda **kw: stages.download_science(stages.archive_from_config(snakemake.config), **kw),
+    lambda **kw: stages.download_science(
+        stages.open_archive_from(snakemake.params.archive, snakemake.config), **kw
+    ),
     obs_id=snakemake.wildcards.obs,
     outputs=dict(snakemake.output.items()),
 )

@@ -5,7 +5,9 @@ from stisdarks.runner import run_stage
 
 run_stage(
     snakemake,
-    lambda **kw: stages.period_darks(stages.archive_from_config(snakemake.config), **kw),
+    lambda **kw: stages.period_darks(
+        stages.open_archive_from(snakemake.params.archive, snakemake.config), **kw
+    ),
     period_json=snakemake.input.period,
     science_json=snakemake.input.science,
     output=snakemake.output[0],

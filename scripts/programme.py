@@ -7,7 +7,9 @@ from stisdarks.runner import run_stage
 p = snakemake.params
 run_stage(
     snakemake,
-    lambda **kw: expand_to_table(stages.archive_from_config(snakemake.config), **kw),
+    lambda **kw: expand_to_table(
+        stages.open_archive_from(snakemake.params.archive, snakemake.config), **kw
+    ),
     target=p.target,
     output=snakemake.output[0],
     exptime=p.exptime,

@@ -6,7 +6,9 @@ from stisdarks.runner import run_stage
 crds = snakemake.params.crds
 run_stage(
     snakemake,
-    lambda **kw: stages.references(archive=stages.archive_from_config(snakemake.config), **kw),
+    lambda **kw: stages.references(
+        archive=stages.open_archive_from(snakemake.params.archive, snakemake.config), **kw
+    ),
     raw=snakemake.input.raw,
     flt=snakemake.input.flt,
     output=snakemake.output[0],

@@ -7,7 +7,10 @@ i, p = snakemake.input, snakemake.params
 run_stage(
     snakemake,
     lambda **kw: stages.science_and_period(
-        archive=stages.archive_from_config(snakemake.config) if p.from_archive else None, **kw
+        archive=stages.open_archive_from(snakemake.params.archive, snakemake.config)
+        if p.from_archive
+        else None,
+        **kw,
     ),
     raw=i.raw,
     flt=i.flt,

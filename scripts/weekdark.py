@@ -19,6 +19,6 @@ run_stage(
     engine=p.engine,
     crreject=dict(p.crreject),
     crds=dict(p.crds),
-    archive=stages.archive_from_config(snakemake.config),
+    archive=stages.open_archive_from(snakemake.params.archive, snakemake.config),
     threads=snakemake.threads,
 )

@@ -23,6 +23,8 @@ __all__ = [
     "check_config",
     "require_hstcal_for",
     "archive_from_config",
+    "archive_source",
+    "open_archive_from",
     "target_settings",
     "entry_settings",
     "programme_key",
@@ -86,16 +88,41 @@ def require_hstcal_for(key: str, value: str) -> None:
         )
 
 
-def archive_from_config(config: dict[str, Any]) -> Archive:
-    """Open the archive the workflow config names (``archive.kind``)."""
+#: ``archive`` keys that say where the data come from: they reach each job that fetches as its
+#: ``params.archive``, so changing one reruns those jobs (and what depends on them)
+ARCHIVE_SOURCE_KEYS = ("kind", "root", "server")
+#: ``archive`` keys that only say how to fetch (time-out, attempts): read when the job runs,
+#: they never change a product, so changing one reruns nothing (no download is redone)
+ARCHIVE_TRANSPORT_KEYS = ("timeout", "retries")
+
+
+def archive_source(config: dict[str, Any]) -> dict[str, Any]:
+    """Where the workflow config's data come from: ``archive.kind``, ``root``, ``server``."""
+    acfg = config.get("archive", {})
+    return {
+        "kind": acfg.get("kind", "mast"),
+        "root": acfg.get("root", "resources/demo_archive") if acfg.get("kind") == "local" else None,
+        "server": acfg.get("server") if acfg.get("kind", "mast") == "mast" else None,
+    }
+
+
+def open_archive_from(source: dict[str, Any], config: dict[str, Any] | None = None) -> Archive:
+    """Open the archive ``source`` (:func:`archive_source`) names, with the config's transport
+    options (``archive.timeout``, ``archive.retries``)."""
     from stisdarks.archive import open_archive
 
-    acfg = config.get("archive", {})
-    kind = acfg.get("kind", "mast")
-    if kind == "local":
-        return open_archive("local", root=acfg.get("root", "resources/demo_archive"))
-    options = {k: acfg[k] for k in ("server", "timeout", "retries") if acfg.get(k) is not None}
+    if source["kind"] == "local":
+        return open_archive("local", root=source["root"])
+    acfg = (config or {}).get("archive", {})
+    options = {k: acfg[k] for k in ARCHIVE_TRANSPORT_KEYS if acfg.get(k) is not None}
+    if source.get("server") is not None:
+        options["server"] = source["server"]
     return open_archive("mast", **options)
+
+
+def archive_from_config(config: dict[str, Any]) -> Archive:
+    """Open the archive the workflow config names (``archive.kind``)."""
+    return open_archive_from(archive_source(config), config)
 
 
 def programme_key(target: dict[str, Any]) -> str | None:

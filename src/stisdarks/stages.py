@@ -34,6 +34,7 @@ from stisdarks.settings import (
     archive_from_config,
     check_config,
     check_obs_id,
+    open_archive_from,
     require_hstcal_for,
     target_settings,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "check_config",
     "require_hstcal_for",
     "archive_from_config",
+    "open_archive_from",
     "target_settings",
     "demo_archive",
     "download_science",

@@ -1,0 +1,58 @@
+"""Every setting reaches its jobs through Snakemake: an edit reruns what it changes, and only that.
+
+Each case edits one kind of setting of the finished small demo and asks Snakemake (a dry
+run) what it would do: the jobs that use the setting must be planned, the jobs upstream of
+them must not.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from workflow_helpers import demo_config, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+
+FETCHING = {"download_science", "download_spectrum", "references", "science_facts", "period_darks"}
+DARKS = {"basedark", "weekdark"}
+
+CASES = {
+    # where the data come from: everything that fetched, and what follows (not the demo archive)
+    "archive": (
+        {"archive": {"kind": "mast", "server": "http://127.0.0.1:9"}},
+        {"download_science", "download_spectrum", "references", "science_facts"},
+        {"demo_archive"},
+    ),
+    # how to fetch (time-out, attempts) changes no product: nothing to do
+    "archive transport": ({"archive": {"timeout": 30, "retries": 9}}, set(), None),
+    "engine": ({"engine": "native"}, DARKS, FETCHING),
+    "cosmic-ray parameters": ({"crreject": {"crsigmas": "6,5,4"}}, DARKS, FETCHING),
+    "calibrator": ({"calibrator": "native"}, {"recalibrate"}, FETCHING | DARKS),
+    "hot-pixel threshold": (
+        {"hot_pixel_threshold": 0.2},
+        {"summary", "overview"},
+        FETCHING | DARKS | {"recalibrate", "dark_figures", "science_figures"},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def demo(demo_run, tmp_path_factory):
+    """One copy of the finished demo for every case (dry runs change no product)."""
+    work = tmp_path_factory.mktemp("settings") / "w"
+    shutil.copytree(demo_run, work, symlinks=True)
+    return work
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_edited_setting_reruns_exactly_what_uses_it(demo, case):
+    overrides, planned, untouched = CASES[case]
+    demo_config(demo, name="edited.yaml", **overrides)  # archive: merged key by key
+    jobs = set(planned_jobs(snakemake(demo, "-n", "--configfile", "edited.yaml"))) - {"all"}
+    if untouched is None:
+        assert jobs == set(), f"{case}: {sorted(jobs)} would rerun"
+        return
+    assert planned <= jobs, f"{case}: {sorted(planned - jobs)} would not rerun"
+    assert not jobs & untouched, f"{case}: {sorted(jobs & untouched)} would rerun too"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+import stisdarks
 from stisdarks import engines
 from stisdarks.errors import StisDarksError
 from stisdarks.fitsio import ext_data
@@ -193,6 +194,7 @@ def test_each_engine_records_itself_in_the_dark(tmp_path, monkeypatch):
     """SDENGINE names the engine that built a basedark/weekdark (summary.json reads it back)."""
     native = make_weekdark(WEEK, GOLDEN / "basedark.fits", tmp_path / "native.fits")
     assert fits.getval(native, "SDENGINE") == "native"
+    assert fits.getval(native, "SDVERS") == stisdarks.__version__
 
     def fake_refstis_weekdark(files, out, basedark):  # stands in for refstis: a refstis-made file
         shutil.copyfile(GOLDEN / "weekdark.fits", out)
@@ -206,6 +208,7 @@ def test_each_engine_records_itself_in_the_dark(tmp_path, monkeypatch):
         WEEK, GOLDEN / "basedark.fits", tmp_path / "weekdark.fits", engine="refstis"
     )
     assert fits.getval(out, "SDENGINE") == "refstis"
+    assert fits.getval(out, "SDVERS") == stisdarks.__version__
 
 
 def clipped_cases():

@@ -125,7 +125,7 @@ def test_downloads_are_never_modified(demo):
 
 def test_summary_names_the_engine_and_calibrator_that_built_the_products(demo, tmp_path):
     """Read back from the products' headers (SDENGINE, SDCALIB), not resolved again."""
-    from stisdarks import stages
+    from stisdarks import __version__, stages
 
     summary = read_json(demo / f"results/{OBS}/summary.json")
     key = read_json(demo / f"results/{OBS}/period.json")["key"]
@@ -138,6 +138,8 @@ def test_summary_names_the_engine_and_calibrator_that_built_the_products(demo, t
     calibrator = fits.getval(recal["crj"], "SDCALIB")
     assert {fits.getval(p, "SDENGINE") for p in darks.values()} == {engine}
     assert {fits.getval(p, "SDCALIB") for p in recal.values()} == {calibrator}
+    # and the version of stisdarks that wrote them
+    assert {fits.getval(p, "SDVERS") for p in [*darks.values(), *recal.values()]} == {__version__}
     assert (summary["engine"], summary["calibrator"]) == (engine, calibrator)
     # products made by the other engine/calibrator (as by an earlier run with hstcal)
     other = {"native": "refstis", "refstis": "native"}[engine]

@@ -5,7 +5,9 @@ refstis + calstis, archive access (MAST and local), CRDS reference sync, the nat
 dark swap recalibration, figures and summaries.
 """
 
-from stisdarks.errors import StisDarksError
+#: the package version (pyproject.toml reads it; every product records it as ``SDVERS``)
+__version__ = "0.1.0"
+
+from stisdarks.errors import StisDarksError  # noqa: E402
 
 __all__ = ["StisDarksError", "__version__"]
-__version__ = "0.1.0"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from stisdarks import superdark
+from stisdarks import __version__, superdark
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import ext_data
 from stisdarks.hstcal import choose
@@ -119,6 +119,10 @@ def _run_refstis(func, scratch: Path, output: os.PathLike, *args, like: os.PathL
     where = superdark.geometry_cards(fits.getheader(like, ("SCI", 1)))
     with fits.open(result, mode="update") as hdul:
         hdul[0].header[ENGINE_KEYWORD] = ("refstis", "stisdarks engine that built this dark")
+        hdul[0].header[superdark.VERSION_KEYWORD] = (
+            __version__,
+            "stisdarks version that wrote this file",
+        )
         if where:  # refstis drops LTV/LTM: without them calstis cannot line a subarray dark up
             for ext in ("SCI", "ERR", "DQ"):
                 hdul[ext, 1].header.update(where)

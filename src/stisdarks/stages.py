@@ -469,9 +469,11 @@ def recalibrate(
 
     from astropy.io import fits
 
+    from stisdarks import __version__
     from stisdarks.calibrate import recalibrate as _recalibrate
     from stisdarks.calibrate import resolve_calibrator
     from stisdarks.summary import CALIBRATOR_KEYWORD
+    from stisdarks.superdark import VERSION_KEYWORD
 
     require_hstcal_for("calibrator", calibrator)
     unknown = sorted(set(outputs) - {"flt", "crj", "sx1"})
@@ -507,6 +509,10 @@ def recalibrate(
                 hdul[0].header[CALIBRATOR_KEYWORD] = (
                     chosen,
                     "stisdarks calibrator that made this file",
+                )
+                hdul[0].header[VERSION_KEYWORD] = (
+                    __version__,
+                    "stisdarks version that wrote this file",
                 )
             finally:
                 hdul.close(output_verify="silentfix")

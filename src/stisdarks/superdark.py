@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from stisdarks import __version__
 from stisdarks.crreject import (
     CRResult,
     ImsetRows,
@@ -52,6 +53,8 @@ REF_TEMP = 18.0
 HOT_FLAG = 16
 #: primary keyword naming the engine that built a basedark/weekdark (``native``/``refstis``)
 ENGINE_KEYWORD = "SDENGINE"
+#: primary keyword of every product stisdarks writes: the package version that wrote it
+VERSION_KEYWORD = "SDVERS"
 
 
 def check_dark_inputs(paths: Sequence[os.PathLike], *, require_darks: bool = True) -> list[Path]:
@@ -416,6 +419,7 @@ def _write_reference(
     hdr = reference_primary_header(primaries, [p.name for p in paths], output.name)
     hdr["TASKNAME"] = taskname
     hdr[ENGINE_KEYWORD] = ("native", "stisdarks engine that built this dark")
+    hdr[VERSION_KEYWORD] = (__version__, "stisdarks version that wrote this file")
     hdr.add_history(f"Built by the stisdarks native engine; CR parameters: {params_source}")
     hdus = [fits.PrimaryHDU(header=hdr)]
     where = geometry_cards(imsets[0].sci_header)

@@ -67,7 +67,6 @@ from stisdarks.fitsio import atomic_path, constant_extension, ext_data
 
 __all__ = [
     "CRResult",
-    "Imset",
     "ImsetRows",
     "RowSource",
     "ArrayRows",
@@ -78,7 +77,6 @@ __all__ = [
     "crreject_stack",
     "crreject_rows",
     "crreject_files",
-    "read_imsets",
     "scan_fits",
     "scan_imsets",
     "histogram_mode",
@@ -550,8 +548,9 @@ class ImsetRows:
 def scan_imsets(paths: Sequence[os.PathLike]) -> list[ImsetRows]:
     """Every usable image set (``IMSET_OK`` not False) of every file, in order, unread.
 
-    The streaming counterpart of :func:`read_imsets`: same checks and messages, but the
-    data are read when the rejection needs them, a block of rows at a time.
+    Only the headers are read here (a missing or unreadable file, or one without SCI/DQ
+    extensions, is one line naming it); the data are read when the rejection needs them,
+    a block of rows at a time.
     """
     imsets: list[ImsetRows] = []
     files = FileHandles()
@@ -933,54 +932,8 @@ def _dtype_of(data) -> np.dtype:
     return np.dtype(dtype) if dtype is not None else np.asarray(data).dtype
 
 
-@dataclass
-class Imset:
-    """One image set of an input file."""
-
-    path: Path
-    extver: int
-    primary: fits.Header
-    sci_header: fits.Header
-    sci: np.ndarray
-    dq: np.ndarray
-
-
-def read_imsets(paths: Sequence[os.PathLike]) -> list[Imset]:
-    """Every usable image set (``IMSET_OK`` not False) of every file, in order.
-
-    Data are memory-mapped where possible, so only the rows used are read.
-    """
-    imsets: list[Imset] = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise InputFileError(f"{path} does not exist; check the file name")
-        try:
-            hdul = fits.open(path, memmap=True)
-        except (OSError, ValueError) as exc:
-            raise InputFileError(f"{path} is not a readable FITS file ({exc})") from exc
-        primary = hdul[0].header
-        nimset = int(primary.get("NEXTEND", len(hdul) - 1)) // 3
-        for k in range(1, nimset + 1):
-            try:
-                sci_hdu = hdul["SCI", k]
-                dq_hdu = hdul["DQ", k]
-            except KeyError as exc:
-                raise InputFileError(
-                    f"{path.name} lacks SCI/DQ extension {k}; it is not a STIS FLT"
-                ) from exc
-            if sci_hdu.header.get("IMSET_OK", True) is False:
-                log.info("%s[SCI,%d] has IMSET_OK=F: skipped", path.name, k)
-                continue
-            imsets.append(
-                Imset(
-                    path, k, primary, sci_hdu.header, ext_data(sci_hdu), ext_data(dq_hdu, np.int16)
-                )
-            )
-    return imsets
-
-
 def _noise_params(
-    imsets: Sequence[Imset | ImsetRows],
+    imsets: Sequence[ImsetRows],
 ) -> tuple[list[float], list[float], list[float]]:
     exptime, noise, gain = [], [], []
     for im in imsets:
@@ -1003,7 +956,7 @@ def _noise_params(
 
 
 def combined_hdulist(
-    imsets: Sequence[Imset | ImsetRows], result: CRResult, params: CRParams
+    imsets: Sequence[ImsetRows], result: CRResult, params: CRParams
 ) -> fits.HDUList:
     """A calstis-shaped ``_crj`` HDU list (headers from image set 1 of the first input)."""
     first = imsets[0]
@@ -1123,9 +1076,7 @@ def crreject_files(
     return Path(output)
 
 
-def _write_crmask_copies(
-    imsets: Sequence[Imset | ImsetRows], masks: np.ndarray, outdir: Path
-) -> None:
+def _write_crmask_copies(imsets: Sequence[ImsetRows], masks: np.ndarray, outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     by_file: dict[Path, list[tuple[int, np.ndarray]]] = {}
     for im, mask in zip(imsets, masks, strict=True):

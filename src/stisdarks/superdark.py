@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: Side-2 electronics: dark temperature scaling applies to data after this MJD (2001-07-01)
 SIDE2_MJD = 52091.0
+#: side-2 dark current scales as ``1 + DARK_VS_T (T − REF_TEMP)`` with the housing temperature
+#: (refstis; the synthetic detector and the darks' headers use the same numbers)
 DARK_VS_T = 0.07
 REF_TEMP = 18.0
 HOT_FLAG = 16
@@ -350,8 +352,8 @@ def reference_primary_header(
     for name in names:
         hdr.add_history(name)
     hdr.add_history("")
-    hdr["REF_TEMP"] = 18
-    hdr["DRK_VS_T"] = 0.07
+    hdr["REF_TEMP"] = int(REF_TEMP)  # as refstis writes it (an integer)
+    hdr["DRK_VS_T"] = DARK_VS_T
     for line in _DARK_HISTORY:
         hdr.add_history(line)
     return hdr

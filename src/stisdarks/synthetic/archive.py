@@ -13,6 +13,7 @@ import numpy as np
 from astropy.time import Time
 
 from stisdarks.fitsio import atomic_path
+from stisdarks.superdark import DARK_VS_T, REF_TEMP
 from stisdarks.synthetic import reffiles
 from stisdarks.synthetic.darks import DARK_EXPTIME, write_dark_flt
 from stisdarks.synthetic.detector import ATODGAIN, DARK_FLOOR, dark_frame, hot_pixel_population
@@ -316,7 +317,7 @@ def _write_pipeline_dark(rng, oref, name, geometry, floor, hot, bad, pipe_mjd):
     useafter = Time(pipe_mjd - 3.5, format="mjd").datetime.strftime("%b %d %Y %H:%M:%S")
     header = reffiles.write_reference_image(
         oref / name, geometry, pipe_sci, pipe_err, pipe_dq, FILENAME=name,
-        FILETYPE="DARK IMAGE", REF_TEMP=18.0, DRK_VS_T=0.07, USEAFTER=useafter, PEDIGREE="INFLIGHT 01/01/2021",
+        FILETYPE="DARK IMAGE", REF_TEMP=REF_TEMP, DRK_VS_T=DARK_VS_T, USEAFTER=useafter, PEDIGREE="INFLIGHT 01/01/2021",
         TASKNAME="WEEKDARK", DESCRIP="Synthetic weekly gain=1 dark for the stisdarks demo",
     )  # fmt: skip
     return (pipe_sci, pipe_err, pipe_dq), header

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stisdarks.superdark import DARK_VS_T, REF_TEMP
+
 __all__ = [
     "ATODGAIN",
     "READNSE",
@@ -37,7 +39,7 @@ FULL_FRAME_PIXELS = 1024 * 1024
 
 def temperature_factor(temp: float) -> float:
     """Dark-current scaling at housing temperature ``temp`` (°C), 1 at 18 °C."""
-    return 1.0 + 0.07 * (temp - 18.0)
+    return 1.0 + DARK_VS_T * (temp - REF_TEMP)
 
 
 @dataclass(frozen=True)

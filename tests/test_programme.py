@@ -151,7 +151,10 @@ def test_mast_lists_the_same_programme_as_the_local_archive(archive_root):
     assert any("proposal_id" in r or "invoke" in r for r in state.requests)
 
 
-def test_programme_settings_from_the_config():
+def test_programme_settings_from_the_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "my targets.txt").write_text("odemo1010\n")
     config = {
         "darks": {"week_days": 3, "min_week_darks": 2},
         "targets": [{"obs_id": "odemo1010"}, {"proposal": PROPOSAL, "week_days": 5},
@@ -168,6 +171,8 @@ def test_programme_settings_from_the_config():
         programme_targets({"targets": [{"proposal": 1, "period": {"start": "a", "end": "b"}}]})
     with pytest.raises(ConfigError, match="two targets name the programme p1"):
         programme_targets({"targets": [{"proposal": 1}, {"proposal": 1}]})
+    with pytest.raises(ConfigError, match="the dataset list absent.txt does not exist"):
+        programme_targets({"targets": [{"datasets": "absent.txt"}]})
 
 
 def test_the_overview_lists_processed_and_skipped_observations(archive_root, tmp_path):

@@ -154,6 +154,11 @@ def programme_targets(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
             raise ConfigError(
                 f"two targets name the programme {key}; give each programme or list file once"
             )
+        if "datasets" in target and not Path(str(target["datasets"])).is_file():
+            raise ConfigError(
+                f"targets: the dataset list {target['datasets']} does not exist; give the path "
+                "of a file of dataset names, one per line (relative to where you run snakemake)"
+            )
         if "period" in target:
             raise ConfigError(
                 f"targets: {key} sets 'period', which can only apply to one observation; "

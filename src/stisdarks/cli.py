@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from stisdarks import __version__
+from stisdarks import __version__, defaults
 from stisdarks.errors import StisDarksError
 
 __all__ = ["main", "build_parser"]
@@ -37,7 +37,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="input STIS CCD _flt files")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument(
-        "--engine", choices=("auto", "native", "refstis"), default="auto",
+        "--engine", choices=("auto", "native", "refstis"), default=defaults.ENGINE,
         help="native (NumPy), refstis (refstis + hstcal's cs0.e), auto (refstis when cs0.e is on PATH)",
     )  # fmt: skip
     g = p.add_argument_group(
@@ -85,13 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--size",
         type=int,
-        default=1024,
+        default=defaults.DEMO_SIZE,
         help="CCD rows: 1024 = full frame, fewer = a subarray (default 1024)",
     )
     demo.add_argument(
-        "--n-darks", type=int, default=56, help="darks in the anneal period (default 56)"
+        "--n-darks",
+        type=int,
+        default=defaults.DEMO_N_DARKS,
+        help=f"darks in the anneal period (default {defaults.DEMO_N_DARKS})",
     )
-    demo.add_argument("--seed", type=int, default=2021, help="random seed (default 2021)")
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.DEMO_SEED,
+        help=f"random seed (default {defaults.DEMO_SEED})",
+    )
     demo.add_argument(
         "--science-binning",
         default="1x1",

@@ -44,6 +44,7 @@ from typing import Any
 
 from astropy.time import Time
 
+from stisdarks import defaults
 from stisdarks.archive.base import AnnealPeriod, Archive
 from stisdarks.errors import StisDarksError
 
@@ -259,7 +260,9 @@ def find_period(
     )
 
 
-def week_window(obs_mjd: float, period: AnnealPeriod, days: float = 3.0) -> tuple[float, float]:
+def week_window(
+    obs_mjd: float, period: AnnealPeriod, days: float = defaults.WEEK_DAYS
+) -> tuple[float, float]:
     """``[obs − days, obs + days]`` clipped to the anneal period."""
     return max(period.start_mjd, obs_mjd - days), min(period.end_mjd, obs_mjd + days)
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from stisdarks import defaults
 from stisdarks.archive.base import AnnealPeriod, Archive, ScienceObservation
 from stisdarks.atomic import atomic_path
 from stisdarks.errors import ArchiveError, ConfigError, StisDarksError
@@ -125,10 +126,10 @@ def expand(
     *,
     proposal: int | None = None,
     datasets: Sequence[str] = (),
-    exptime: float = 1100.0,
-    exptime_tolerance: float = 1.0,
-    week_days: float = 3.0,
-    min_week_darks: int = 2,
+    exptime: float = defaults.DARK_EXPTIME,
+    exptime_tolerance: float = defaults.DARK_EXPTIME_TOLERANCE,
+    week_days: float = defaults.WEEK_DAYS,
+    min_week_darks: int = defaults.MIN_WEEK_DARKS,
     tables: Sequence[os.PathLike] = (),
     from_archive: bool = False,
 ) -> list[Candidate]:

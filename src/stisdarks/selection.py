@@ -23,6 +23,7 @@ from typing import Any
 
 from astropy.io import fits
 
+from stisdarks import defaults
 from stisdarks.archive.base import AnnealPeriod, DarkExposure, Product
 from stisdarks.errors import ArchiveError, InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path
@@ -180,7 +181,7 @@ def week_darks(
     darks: Sequence[DarkExposure],
     obs_mjd: float,
     window: tuple[float, float],
-    min_darks: int = 2,
+    min_darks: int = defaults.MIN_WEEK_DARKS,
 ) -> list[DarkExposure]:
     """Darks whose exposure starts inside the week ``window`` (inclusive).
 

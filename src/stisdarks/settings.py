@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stisdarks import defaults
 from stisdarks.errors import ConfigError, StisDarksError
 
 if TYPE_CHECKING:
@@ -100,9 +101,9 @@ def archive_source(config: dict[str, Any]) -> dict[str, Any]:
     """Where the workflow config's data come from: ``archive.kind``, ``root``, ``server``."""
     acfg = config.get("archive", {})
     return {
-        "kind": acfg.get("kind", "mast"),
-        "root": acfg.get("root", "resources/demo_archive") if acfg.get("kind") == "local" else None,
-        "server": acfg.get("server") if acfg.get("kind", "mast") == "mast" else None,
+        "kind": acfg.get("kind", defaults.ARCHIVE_KIND),
+        "root": acfg.get("root", defaults.ARCHIVE_ROOT) if acfg.get("kind") == "local" else None,
+        "server": acfg.get("server") if acfg.get("kind", defaults.ARCHIVE_KIND) == "mast" else None,
     }
 
 
@@ -191,7 +192,9 @@ def entry_settings(config: dict[str, Any], target: dict[str, Any]) -> dict[str, 
     """A ``targets`` entry's overrides over the global ``darks``/``period`` keys."""
     darks = config.get("darks", {})
     return {
-        "week_days": float(target.get("week_days", darks.get("week_days", 3))),
-        "min_week_darks": int(target.get("min_week_darks", darks.get("min_week_darks", 2))),
+        "week_days": float(target.get("week_days", darks.get("week_days", defaults.WEEK_DAYS))),
+        "min_week_darks": int(
+            target.get("min_week_darks", darks.get("min_week_darks", defaults.MIN_WEEK_DARKS))
+        ),
         "period": target.get("period", config.get("period")),
     }

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from stisdarks import defaults
 from stisdarks.archive import SCIENCE_KINDS, AnnealPeriod
 from stisdarks.archive.base import Archive
 from stisdarks.atomic import remove_temporaries_in, remove_temporaries_of
@@ -206,7 +207,7 @@ def period_darks(
     exptime: float,
     exptime_tolerance: float,
     dark_dir: os.PathLike | None = None,
-    connections: int = 4,
+    connections: int = defaults.CONNECTIONS,
     crds: dict[str, Any] | None = None,
 ) -> Path:
     """List the period's long dark-monitor darks (unbinned, gain 1, amp D) and fetch them.

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
+from stisdarks import defaults
 from stisdarks.extraction import box_weights, trace_rows
 from stisdarks.fitsio import atomic_path, ext_data
 from stisdarks.superdark import ENGINE_KEYWORD
@@ -51,7 +52,7 @@ def _sci(path: os.PathLike) -> np.ndarray:
         return ext_data(hdul["SCI", 1], np.float32)
 
 
-def hot_pixel_count(dark_sci: np.ndarray, threshold: float = 0.1) -> int:
+def hot_pixel_count(dark_sci: np.ndarray, threshold: float = defaults.HOT_PIXEL_THRESHOLD) -> int:
     """Pixels whose dark current exceeds ``threshold`` (e⁻/s)."""
     return int(np.count_nonzero(np.asarray(dark_sci) > threshold))
 
@@ -249,7 +250,7 @@ def build_summary(
     pipeline_sx1: os.PathLike | None = None,
     recal_sx1: os.PathLike | None = None,
     pipeline_flt: os.PathLike | None = None,
-    threshold: float = 0.1,
+    threshold: float = defaults.HOT_PIXEL_THRESHOLD,
 ) -> dict[str, Any]:
     """Assemble ``summary.json`` from the workflow's artifacts.
 

@@ -17,6 +17,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from stisdarks import defaults
+
 __all__ = [
     "SCIENCE_KINDS",
     "Product",
@@ -168,8 +170,8 @@ class Archive(abc.ABC):
         self,
         start_mjd: float,
         end_mjd: float,
-        exptime: float = 1100.0,
-        exptime_tolerance: float = 1.0,
+        exptime: float = defaults.DARK_EXPTIME,
+        exptime_tolerance: float = defaults.DARK_EXPTIME_TOLERANCE,
     ) -> list[DarkExposure]:
         """List STIS CCD dark ``_flt`` exposures starting in ``[start_mjd, end_mjd)``
         with ``|EXPTIME - exptime| <= exptime_tolerance``, sorted by start time."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.time import Time
 
+from stisdarks import defaults
 from stisdarks.archive.base import (
     SCIENCE_KINDS,
     AnnealPeriod,
@@ -161,8 +162,8 @@ class LocalArchive(Archive):
         self,
         start_mjd: float,
         end_mjd: float,
-        exptime: float = 1100.0,
-        exptime_tolerance: float = 1.0,
+        exptime: float = defaults.DARK_EXPTIME,
+        exptime_tolerance: float = defaults.DARK_EXPTIME_TOLERANCE,
     ) -> list[DarkExposure]:
         darks = []
         for r in self._rows:

@@ -48,6 +48,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
+from stisdarks import defaults
 from stisdarks.archive.base import (
     SCIENCE_KINDS,
     AnnealPeriod,
@@ -315,8 +316,8 @@ class MastArchive(Archive):
         self,
         start_mjd: float,
         end_mjd: float,
-        exptime: float = 1100.0,
-        exptime_tolerance: float = 1.0,
+        exptime: float = defaults.DARK_EXPTIME,
+        exptime_tolerance: float = defaults.DARK_EXPTIME_TOLERANCE,
     ) -> list[DarkExposure]:
         table = self._query(
             obs_collection="HST",

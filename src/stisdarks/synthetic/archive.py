@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
+from stisdarks import defaults
 from stisdarks.fitsio import atomic_path
 from stisdarks.superdark import DARK_VS_T, REF_TEMP
 from stisdarks.synthetic import reffiles
@@ -25,7 +26,7 @@ __all__ = ["DEFAULT_OBS_ID", "INDEX_COLUMNS", "PERIOD_START", "PERIOD_END", "gen
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OBS_ID = "odemo1010"
+DEFAULT_OBS_ID = defaults.DEMO_OBS_ID
 PERIOD_START = "2021-04-07 02:35:41"
 PERIOD_END = "2021-05-05 14:00:22"
 PIPELINE_DARK_AGE = 10.0  # days before the observation
@@ -70,9 +71,9 @@ class _Index:
 def generate_archive(
     root: str | os.PathLike,
     *,
-    size: int = 1024,
-    n_darks: int = 56,
-    seed: int = 2021,
+    size: int = defaults.DEMO_SIZE,
+    n_darks: int = defaults.DEMO_N_DARKS,
+    seed: int = defaults.DEMO_SEED,
     obs_id: str = DEFAULT_OBS_ID,
     period_start: str = PERIOD_START,
     period_end: str = PERIOD_END,

@@ -1,5 +1,7 @@
 # Custom STIS CCD weekly darks: science observation -> basedark -> weekdark ->
 # recalibrated spectrum -> comparison figures. See README.md and config/README.md.
+import os
+
 from snakemake.utils import min_version, validate
 
 from stisdarks.runner import check_workflow_config
@@ -13,12 +15,17 @@ configfile: "config/config.yaml"
 validate(config, "config/schema.yaml")
 # what the schema cannot say (hstcal present for engine: refstis / calibrator: calstis), before
 # any job runs: one line "stisdarks: error: ..." and exit 1 (with --sdm conda, jobs bring hstcal)
-check_workflow_config(
-    config,
-    uses_conda=any(
-        m.name == "CONDA" for m in workflow.deployment_settings.deployment_method
-    ),
+USES_CONDA = any(
+    m.name == "CONDA" for m in workflow.deployment_settings.deployment_method
 )
+check_workflow_config(config, uses_conda=USES_CONDA)
+# with --sdm conda, the jobs' environment (envs/stisdarks.yaml) runs this checkout's stisdarks
+if USES_CONDA:
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p
+        for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH"))
+        if p
+    )
 
 
 report: "report/workflow.rst"

@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from stisdarks.runner import check_workflow_config
+from stisdarks.runner import check_workflow_config, jobs_import_from
 
 min_version("9.0")
 
@@ -21,11 +21,7 @@ USES_CONDA = any(
 check_workflow_config(config, uses_conda=USES_CONDA)
 # with --sdm conda, the jobs' environment (envs/stisdarks.yaml) runs this checkout's stisdarks
 if USES_CONDA:
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p
-        for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH"))
-        if p
-    )
+    jobs_import_from(os.path.join(workflow.basedir, "src"))
 
 
 report: "report/workflow.rst"

@@ -39,3 +39,16 @@ def test_read_only_output_directory_is_one_line(tmp_path, capfd):
     lines = [line for line in err.splitlines() if line.startswith("stisdarks: error:")]
     assert len(lines) == 1 and "permission denied; make the directory writable" in lines[0]
     assert "Traceback" not in err and not list(readonly.iterdir())
+
+
+def test_jobs_import_from_puts_the_checkout_first(monkeypatch, tmp_path):
+    import os
+
+    from stisdarks.runner import jobs_import_from
+
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    jobs_import_from(str(tmp_path / "src"))
+    assert os.environ["PYTHONPATH"].split(os.pathsep) == [str(tmp_path / "src"), "/elsewhere"]
+    monkeypatch.delenv("PYTHONPATH")
+    jobs_import_from(str(tmp_path / "src"))
+    assert os.environ["PYTHONPATH"] == str(tmp_path / "src")

@@ -159,3 +159,14 @@ def _fail(log: logging.Logger, message: str) -> None:
     log.error("%s", message)
     print(f"stisdarks: error: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
+
+
+def jobs_import_from(src: str) -> None:
+    """Put ``src`` first on ``PYTHONPATH``, so the jobs Snakemake starts import this checkout.
+
+    For ``--sdm conda``: the jobs' environment (``envs/stisdarks.yaml``) brings every
+    dependency but not the package, which lives in the workflow's own ``src/``. Jobs inherit
+    the variable (on SLURM too: ``sbatch`` exports the submitting environment).
+    """
+    current = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, current) if p)

@@ -4,9 +4,9 @@ import os
 
 from stisdarks.settings import (
     archive_source,
-    check_obs_id,
     entry_settings,
     programme_targets,
+    single_targets,
     target_settings as settings_of,
 )
 from snakemake.exceptions import IncompleteCheckpointException
@@ -35,10 +35,7 @@ def programme_members(key):
 
 def target_entries():
     """``{obs: config entry}`` of every observation to process, single targets first."""
-    entries = {}
-    for target in config["targets"]:
-        if "obs_id" in target:
-            entries.setdefault(check_obs_id(target["obs_id"]), target)
+    entries = single_targets(config)
     for key, target in programme_targets(config).items():
         for member in programme_members(key):
             entries.setdefault(member.obs_id, target)
@@ -129,19 +126,15 @@ def science_products(wildcards):
     }
 
 
-def recal_dir(obs):
-    """Where a target's recalibrated products go (spectra: ``recal/``, images: ``recal_image/``)."""
-    return (
-        f"results/{obs}/recal"
-        if kind_of(obs) == "spectrum"
-        else f"results/{obs}/recal_image"
-    )
+#: where a target's recalibrated products go, by kind (rules recalibrate, recalibrate_image)
+RECAL_DIRS = {"spectrum": "recal", "image": "recal_image"}
 
 
 def summary_inputs(wildcards):
     """The summary's inputs: the spectra's ``_sx1`` pair only for spectra."""
     obs = wildcards.obs
-    recal = recal_dir(obs)
+    kind = kind_of(obs)
+    recal = f"results/{obs}/{RECAL_DIRS[kind]}"
     inputs = {
         "science": f"results/{obs}/science.json",
         "period": f"results/{obs}/period.json",
@@ -154,7 +147,7 @@ def summary_inputs(wildcards):
         "pipeline_crj": f"resources/archive/{obs}/{obs}_crj.fits",
         "recal_crj": f"{recal}/{obs}_crj.fits",
     }
-    if kind_of(obs) == "spectrum":
+    if kind == "spectrum":
         inputs["pipeline_sx1"] = f"resources/archive/{obs}/{obs}_sx1.fits"
         inputs["recal_sx1"] = f"{recal}/{obs}_sx1.fits"
     return inputs
@@ -219,7 +212,4 @@ def target_setting(name):
 
 def target_of(obs):
     """The config entry ``obs`` comes from (its own ``obs_id`` entry, else its programme's)."""
-    for target in config["targets"]:
-        if "obs_id" in target and check_obs_id(target["obs_id"]) == obs:
-            return target
-    return target_entries()[obs]
+    return single_targets(config).get(obs) or target_entries()[obs]

@@ -28,6 +28,7 @@ __all__ = [
     "open_archive_from",
     "target_settings",
     "entry_settings",
+    "single_targets",
     "programme_key",
     "programme_targets",
 ]
@@ -179,13 +180,19 @@ def target_settings(
     """
     obs_id = check_obs_id(obs_id)
     if target is None:
-        target = next(
-            (t for t in config.get("targets", []) if "obs_id" in t and check_obs_id(t["obs_id"]) == obs_id),
-            None,
-        )  # fmt: skip
+        target = single_targets(config).get(obs_id)
     if target is None:
         raise ConfigError(f"{obs_id} is not one of the config's targets; add it under 'targets'")
     return {"obs_id": obs_id, **entry_settings(config, target)}
+
+
+def single_targets(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The config's ``obs_id`` entries by lower-case obs id (the first, if one is repeated)."""
+    found: dict[str, dict[str, Any]] = {}
+    for target in config.get("targets", []):
+        if "obs_id" in target:
+            found.setdefault(check_obs_id(target["obs_id"]), target)
+    return found
 
 
 def entry_settings(config: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:

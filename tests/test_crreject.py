@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from stisdarks import crreject as crreject_module
 from stisdarks import engines
 from stisdarks.crreject import (
     CR_FLAG,
+    ConstantRows,
     ScaledRows,
     crreject_files,
     crreject_rows,
@@ -28,7 +28,9 @@ from stisdarks.crreject import (
     scan_imsets,
     sky_mode,
 )
-from stisdarks.crreject_kernel import NeedsRowsAbove, SkyAccumulator, Workspace
+from stisdarks.crreject import algorithm as crreject_algorithm
+from stisdarks.crreject import pool as crreject_pool
+from stisdarks.crreject.kernel import NeedsRowsAbove, SkyAccumulator, Workspace
 from stisdarks.crrejtab import (
     CRParams,
     crparams_for,
@@ -541,7 +543,7 @@ def test_row_blocks_read_from_files_equal_one_whole_image_block(tmp_path, monkey
                            block_rows=shape[0], return_masks=True, threads=1)  # fmt: skip
     assert whole.masks[1][3 : shape[0] - 2, 8].all(), "the promoted chain does not spill"
     retries = []
-    real = crreject_module.reject_block
+    real = crreject_algorithm.reject_block
 
     def counting(*args, **kwargs):
         try:
@@ -550,8 +552,8 @@ def test_row_blocks_read_from_files_equal_one_whole_image_block(tmp_path, monkey
             retries.append(1)
             raise
 
-    monkeypatch.setattr(crreject_module, "reject_block", counting)
-    monkeypatch.setattr(crreject_module, "_PARALLEL_PIXELS", 0)  # workers even for this stack
+    monkeypatch.setattr(crreject_algorithm, "reject_block", counting)
+    monkeypatch.setattr(crreject_algorithm, "_PARALLEL_PIXELS", 0)  # workers even for this stack
     imsets = scan_imsets(paths)
     for block_rows, threads in ((1, 1), (1, 2), (2, 1), (5, 2), (None, 2)):
         retries.clear()
@@ -567,9 +569,9 @@ def test_row_blocks_read_from_files_equal_one_whole_image_block(tmp_path, monkey
 
 
 def test_a_block_holds_about_the_same_memory_whatever_the_number_of_image_sets():
-    budget = crreject_module._BLOCK_BYTES
+    budget = crreject_algorithm._BLOCK_BYTES
     for n in (56, 112, 224):
-        rows = crreject_module._block_rows(n, 1024, halo=1)
+        rows = crreject_algorithm._block_rows(n, 1024, halo=1)
         assert 0.8 * budget <= n * rows * 1024 * 6 <= budget
 
 
@@ -611,7 +613,7 @@ def test_streamed_sky_equals_the_whole_image_running_sum():
         want = reference_sky_mode(sci, dq)
         for rows in (1, 7, sci.shape[0]):
             blocks = functools.partial(row_blocks, sci, dq, rows)
-            assert crreject_module._sky_of(blocks, Workspace()) == want, (name, rows)
+            assert crreject_algorithm._sky_of(blocks, Workspace()) == want, (name, rows)
         assert sky_mode(sci, dq) == want, name
 
 
@@ -673,7 +675,7 @@ def test_compressed_and_header_only_inputs_combine_as_plain_ones(tmp_path, golde
                     continue  # a different DQ: only the reading is checked below
                 np.testing.assert_array_equal(got, want, err_msg=f"{other.name} {ext}")
     rows = scan_imsets([constant])[0].dq
-    assert isinstance(rows, crreject_module.ConstantRows)
+    assert isinstance(rows, ConstantRows)
 
 
 def worker_pid(_task) -> int:
@@ -684,10 +686,10 @@ def worker_pid(_task) -> int:
     sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="workers are forked on Linux"
 )
 def test_two_workers_are_processes_of_their_own():
-    with crreject_module._workers(2) as run:
+    with crreject_pool.worker_pool(2) as run:
         pids = set(run(worker_pid, range(6)))
     assert pids and os.getpid() not in pids
-    with crreject_module._workers(1) as run:
+    with crreject_pool.worker_pool(1) as run:
         assert set(run(worker_pid, range(3))) == {os.getpid()}
 
 
@@ -699,7 +701,7 @@ def fail_on_odd(task: int) -> int:
 
 @pytest.mark.parametrize("count", [1, 2])
 def test_workers_raise_what_the_first_failing_task_raised(count):
-    with crreject_module._workers(count) as run:
+    with crreject_pool.worker_pool(count) as run:
         assert run(fail_on_odd, [0, 2, 4]) == [0, 2, 4]
         with pytest.raises(StisDarksError, match="^task 1 failed$"):
             run(fail_on_odd, range(9))

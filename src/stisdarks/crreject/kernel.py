@@ -1,8 +1,8 @@
 """Arithmetic of the native calstis-2 cosmic-ray rejection, one block of rows at a time.
 
-:mod:`stisdarks.crreject` reads the image sets and hands this module blocks of rows:
-:class:`SkyAccumulator` gathers each image set's sky statistics in a first pass, and
-:func:`reject_block` combines a block of rows of the whole stack. No I/O happens here.
+:mod:`stisdarks.crreject.algorithm` reads the image sets and hands this module blocks of
+rows: :class:`SkyAccumulator` gathers each image set's sky statistics in a first pass,
+and :func:`reject_block` combines a block of rows of the whole stack. No I/O happens here.
 
 Everything is float32 in calstis' order of operations, so a block's output does not
 depend on where the block starts: per-pixel steps are local, and the two steps that look

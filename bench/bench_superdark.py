@@ -7,7 +7,7 @@ last 7 on top of it, and — when calstis' ``cs0.e`` is on PATH — refstis + ca
 same inputs. The steps take turns, ``--repeat`` times, and for each it prints the median of
 
 - ``wall s``: the whole process, interpreter start-up and imports included;
-- ``work s``: inside the process, from after ``import stisdarks.engines`` to the output
+- ``work s``: inside the process, from after ``import stisdarks.engines.native`` to the output
   written (what earlier versions of this script printed);
 - ``peak RSS MB``: the largest resident set of the process or of any process it waited
   for (``wait4``: calstis for refstis, the worker processes for native), the largest of
@@ -41,6 +41,7 @@ _CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
 from stisdarks import engines
+import stisdarks.engines.native
 t1 = time.perf_counter()
 report, engine, kind, output, basedark, *inputs = sys.argv[1:]
 if kind == "basedark":

@@ -13,7 +13,7 @@ from scipy.ndimage import median_filter
 
 from stisdarks import hstcal
 from stisdarks.binning import readout_of
-from stisdarks.calibrate import recalibrate, resolve_calibrator
+from stisdarks.calibrators import recalibrate, resolve_calibrator
 from stisdarks.darkswap import dark_scale_factor
 from stisdarks.errors import StisDarksError
 from stisdarks.figures import choose_zoom, plot_crj_comparison

@@ -305,8 +305,8 @@ def test_native_image_recalibration_equals_calstis(tmp_path, monkeypatch, readou
     calstis gets a raw with GEOCORR = PERFORM, as MAST's images have (and IDCTAB = N/A):
     the recalibration sets it OMIT in its copy, since only the _flt and _crj are wanted.
     """
-    from stisdarks.calibrate import recalibrate
-    from stisdarks.superdark import make_basedark, make_weekdark
+    from stisdarks.calibrators import recalibrate
+    from stisdarks.engines.native import make_basedark, make_weekdark
 
     root = generate_archive(tmp_path / "a", n_darks=6, seed=23, science_kind="image", **readout)
     oref = root / "oref"

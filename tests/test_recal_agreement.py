@@ -20,7 +20,7 @@ import pytest
 from astropy.io import fits
 from product_checks import assert_recalibrations_agree
 
-from stisdarks.calibrate import swap_dark_file
+from stisdarks.calibrators.native import swap_dark_file
 from stisdarks.fitsio import ext_data
 from stisdarks.x1d import reextract_sx1
 
@@ -105,8 +105,8 @@ def test_native_recalibration_equals_calstis_live(tmp_path, monkeypatch, readout
     Also for a science subarray inside the darks' rows at gain 4: both calibrators cut the
     unbinned gain-1 weekdark to it and scale it by ATODGAIN = 4.
     """
-    from stisdarks.calibrate import recalibrate
-    from stisdarks.superdark import make_basedark, make_weekdark
+    from stisdarks.calibrators import recalibrate
+    from stisdarks.engines.native import make_basedark, make_weekdark
     from stisdarks.synthetic import generate_archive
 
     root = generate_archive(tmp_path / "a", n_darks=6, seed=23, **readout)

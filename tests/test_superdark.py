@@ -14,15 +14,10 @@ from astropy.io import fits
 
 import stisdarks
 from stisdarks import engines
+from stisdarks.engines.common import check_dark_inputs
+from stisdarks.engines.native import ClippedStats, make_basedark, make_weekdark, medfilt_5x5
 from stisdarks.errors import StisDarksError
 from stisdarks.fitsio import ext_data
-from stisdarks.superdark import (
-    ClippedStats,
-    check_dark_inputs,
-    make_basedark,
-    make_weekdark,
-    medfilt_5x5,
-)
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())

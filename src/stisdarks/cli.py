@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stisdarks import __version__, defaults
+from stisdarks.engines import ENGINES
 from stisdarks.errors import StisDarksError
 
 __all__ = ["main", "build_parser"]
@@ -37,7 +38,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="input STIS CCD _flt files")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument(
-        "--engine", choices=("auto", "native", "refstis"), default=defaults.ENGINE,
+        "--engine", choices=ENGINES, default=defaults.ENGINE,
         help="native (NumPy), refstis (refstis + hstcal's cs0.e), auto (refstis when cs0.e is on PATH)",
     )  # fmt: skip
     g = p.add_argument_group(

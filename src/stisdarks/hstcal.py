@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Collection, Sequence
 
 from stisdarks.errors import StisDarksError
 
@@ -17,8 +18,16 @@ def has_calstis() -> bool:
     return shutil.which("cs0.e") is not None
 
 
-def choose(what: str, choice: str, hstcal_option: str, config_hint: str) -> str:
-    """Resolve ``auto`` / ``native`` / ``hstcal_option`` (the choice that needs ``cs0.e``).
+def choose(
+    what: str,
+    choice: str,
+    options: Sequence[str],
+    *,
+    needs_hstcal: Collection[str],
+    preferred: str,
+    config_hint: str,
+) -> str:
+    """Resolve ``auto`` or one of ``options`` (a registry's names, ``native`` among them).
 
     Parameters
     ----------
@@ -26,20 +35,24 @@ def choose(what: str, choice: str, hstcal_option: str, config_hint: str) -> str:
         ``"engine"`` or ``"calibrator"`` (for messages).
     choice : str
         The configured value.
-    hstcal_option : str
-        The value that needs hstcal (``"refstis"`` or ``"calstis"``).
+    options : sequence of str
+        The registered names.
+    needs_hstcal : collection of str
+        The options that need ``cs0.e`` on ``PATH`` (refused without it).
+    preferred : str
+        What ``auto`` picks when ``cs0.e`` is on ``PATH`` (``native`` when it is not).
     config_hint : str
         How to choose the native path instead (e.g. ``"use --engine native"``).
     """
-    choices = ("auto", "native", hstcal_option)
+    choices = ("auto", *options)
     if choice not in choices:
         raise StisDarksError(f"unknown {what} {choice!r}; use one of {', '.join(choices)}")
     found = has_calstis()
     if choice == "auto":
-        chosen = hstcal_option if found else "native"
+        chosen = preferred if found else "native"
         log.info("%s auto -> %s (cs0.e %s)", what, chosen, "found" if found else "not on PATH")
         return chosen
-    if choice == hstcal_option and not found:
+    if choice in needs_hstcal and not found:
         raise StisDarksError(
             f"cs0.e not found on PATH; install hstcal (conda install -c conda-forge hstcal) or {config_hint}"
         )

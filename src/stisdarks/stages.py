@@ -458,7 +458,7 @@ def recalibrate(
     ``products`` are the downloaded ``raw``, ``flt``, ``crj`` and, for a spectrum, ``sx1``
     and ``wav``; ``outputs`` name the products to write: ``flt``, ``crj`` and ``sx1`` for a
     spectrum, only ``flt`` and ``crj`` for an image (then nothing is extracted and calstis
-    skips the steps after the ``_crj``, :data:`stisdarks.calibrate.AFTER_CRJ_STEPS`).
+    skips the steps after the ``_crj``, :data:`stisdarks.calibrators.AFTER_CRJ_STEPS`).
 
     The calibrator writes into a scratch directory beside the outputs (named as a
     temporary of the ``_crj``, so a killed job's scratch is removed when it reruns); each
@@ -471,10 +471,10 @@ def recalibrate(
     from astropy.io import fits
 
     from stisdarks import __version__
-    from stisdarks.calibrate import recalibrate as _recalibrate
-    from stisdarks.calibrate import resolve_calibrator
+    from stisdarks.calibrators import recalibrate as _recalibrate
+    from stisdarks.calibrators import resolve_calibrator
+    from stisdarks.engines.common import VERSION_KEYWORD
     from stisdarks.summary import CALIBRATOR_KEYWORD
-    from stisdarks.superdark import VERSION_KEYWORD
 
     require_hstcal_for("calibrator", calibrator)
     unknown = sorted(set(outputs) - {"flt", "crj", "sx1"})

@@ -29,9 +29,9 @@ import numpy as np
 from astropy.io import fits
 
 from stisdarks import defaults
+from stisdarks.engines.common import ENGINE_KEYWORD
 from stisdarks.extraction import box_weights, trace_rows
 from stisdarks.fitsio import atomic_path, ext_data
-from stisdarks.superdark import ENGINE_KEYWORD
 
 __all__ = [
     "hot_pixel_count",
@@ -212,7 +212,7 @@ def spectrum_change(pipeline_sx1: os.PathLike, recal_sx1: os.PathLike) -> dict[s
 
 
 #: primary keyword of the recalibrated products naming the calibrator that made them
-#: (written by ``stages.recalibrate``); ``ENGINE_KEYWORD`` is the darks' (``superdark``)
+#: (written by ``stages.recalibrate``); ``ENGINE_KEYWORD`` is the darks' (``engines``)
 CALIBRATOR_KEYWORD = "SDCALIB"
 UNKNOWN = "unknown (not recorded: built by an older stisdarks)"
 

@@ -13,8 +13,8 @@ import numpy as np
 from astropy.time import Time
 
 from stisdarks import defaults
+from stisdarks.engines.common import DARK_VS_T, REF_TEMP
 from stisdarks.fitsio import atomic_path
-from stisdarks.superdark import DARK_VS_T, REF_TEMP
 from stisdarks.synthetic import reffiles
 from stisdarks.synthetic.darks import DARK_EXPTIME, write_dark_flt
 from stisdarks.synthetic.detector import ATODGAIN, DARK_FLOOR, dark_frame, hot_pixel_population

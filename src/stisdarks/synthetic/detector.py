@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stisdarks.superdark import DARK_VS_T, REF_TEMP
+from stisdarks.engines.common import DARK_VS_T, REF_TEMP
 
 __all__ = [
     "ATODGAIN",

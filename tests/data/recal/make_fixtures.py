@@ -21,8 +21,8 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from stisdarks.calstis import run_calstis
-from stisdarks.superdark import make_basedark, make_weekdark
+from stisdarks.calibrators.calstis import run_calstis
+from stisdarks.engines.native import make_basedark, make_weekdark
 from stisdarks.synthetic import generate_archive
 
 HERE = Path(__file__).resolve().parent

@@ -1,4 +1,5 @@
-"""Run hstcal's calstis (through stistools) on a copy of a science ``_raw`` with another dark.
+"""The calstis calibrator: hstcal's calstis (through stistools) on a copy of a science
+``_raw`` with another dark.
 
 calstis reads every reference file through the ``oref`` directory named by the
 environment (``oref$NAME`` in the headers) and takes ``DARKFILE`` from the raw's primary
@@ -6,7 +7,8 @@ header. So the run happens in a short scratch directory (calstis truncates long 
 that holds a copy of the ``_raw`` and ``_wav``, and a scratch ``oref/`` of symbolic links
 to the user's reference files plus the new dark: the downloads and the user's reference
 cache are never modified. The whole calstis trailer goes to the log; on failure the
-error names calstis' own ``ERROR:`` lines.
+error names calstis' own ``ERROR:`` lines. An image (no ``_sx1``) is calibrated with the
+steps after the ``_crj`` (:data:`stisdarks.calibrators.AFTER_CRJ_STEPS`) set to OMIT.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from pathlib import Path
 
 from astropy.io import fits
 
+from stisdarks.calibrators import AFTER_CRJ_STEPS
 from stisdarks.errors import StisDarksError
 from stisdarks.fitsio import atomic_path
 
-__all__ = ["run_calstis", "error_lines"]
+__all__ = ["recalibrate", "run_calstis", "error_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +170,28 @@ def run_calstis(
         return written
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def recalibrate(
+    raw: os.PathLike,
+    flt: os.PathLike,
+    crj: os.PathLike,
+    sx1: os.PathLike | None,
+    weekdark: os.PathLike,
+    pipeline_dark: os.PathLike,
+    out: dict[str, Path],
+    *,
+    oref_dir: os.PathLike | None,
+    wav: os.PathLike | None,
+    obs_id: str,
+    new_name: str,
+) -> dict[str, Path]:
+    """calstis on a copy of ``raw`` with ``weekdark`` as ``DARKFILE = oref$new_name``.
+
+    The pipeline ``flt``, ``crj`` and ``pipeline_dark`` are not read (calstis remakes the
+    products from the raw); ``sx1`` None: the steps after the ``_crj`` are OMIT.
+    """
+    return run_calstis(
+        raw, weekdark, out, obs_id=obs_id, oref_dir=oref_dir, wav=wav, dark_name=new_name,
+        omit=AFTER_CRJ_STEPS if sx1 is None else (),
+    )  # fmt: skip

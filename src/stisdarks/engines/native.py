@@ -1,4 +1,5 @@
-"""Native basedark and weekdark, reproducing refstis' ``make_basedark`` / ``make_weekdark``.
+"""The native superdark engine: basedark and weekdark as refstis' ``make_basedark`` /
+``make_weekdark`` make them, in NumPy, and calstis' cosmic-ray rejection of ``_flt`` files.
 
 The same steps as refstis (temperature scaling to 18 °C, joining, calstis cosmic-ray
 rejection, normalisation to e⁻/s, hot-pixel flagging, the weekdark's hot-pixel update
@@ -22,107 +23,39 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from stisdarks import __version__
 from stisdarks.crreject import (
     CRResult,
     ImsetRows,
     RowSource,
     ScaledRows,
+    crreject_files,
     crreject_rows,
-    scan_fits,
     scan_imsets,
 )
-from stisdarks.crrejtab import CRParams, crparams_for
+from stisdarks.crrejtab import crparams_for
+from stisdarks.engines.common import (
+    DARK_VS_T,
+    REF_TEMP,
+    check_dark_inputs,
+    engine_cards,
+    geometry_cards,
+)
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path, ext_data
 
 __all__ = [
     "SIDE2_MJD",
-    "check_dark_inputs",
     "temperature_factor",
     "make_basedark",
     "make_weekdark",
+    "crreject",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Side-2 electronics: dark temperature scaling applies to data after this MJD (2001-07-01)
 SIDE2_MJD = 52091.0
-#: side-2 dark current scales as ``1 + DARK_VS_T (T − REF_TEMP)`` with the housing temperature
-#: (refstis; the synthetic detector and the darks' headers use the same numbers)
-DARK_VS_T = 0.07
-REF_TEMP = 18.0
 HOT_FLAG = 16
-#: primary keyword naming the engine that built a basedark/weekdark (``native``/``refstis``)
-ENGINE_KEYWORD = "SDENGINE"
-#: primary keyword of every product stisdarks writes: the package version that wrote it
-VERSION_KEYWORD = "SDVERS"
-
-
-def check_dark_inputs(paths: Sequence[os.PathLike], *, require_darks: bool = True) -> list[Path]:
-    """Check that ``paths`` are bias-subtracted STIS CCD dark FLTs of one CCD mode.
-
-    Raises
-    ------
-    StisDarksError
-        One line naming the first problem: a missing or unreadable file, not STIS CCD,
-        not an FLT (no SCI/ERR/DQ image set, bias not subtracted), mixed
-        CCDGAIN/CCDAMP/BINAXIS, or fewer than 2 image sets in total.
-    """
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise StisDarksError("no input files given; pass the dark _flt files to combine")
-    modes: dict[tuple, list[str]] = {}
-    nimsets = 0
-    for path in paths:
-        if not path.is_file():
-            raise InputFileError(f"{path} does not exist; check the file name")
-        try:
-            scan = scan_fits(path)  # read once: the rejection reuses these headers
-            hdr = scan.primary
-        except (OSError, ValueError) as exc:
-            raise InputFileError(
-                f"{path} is not a readable FITS file ({exc}); download it again"
-            ) from exc
-        names = [(h.name, h.ver) for h in scan.hdus[1:]]
-        instr, det = str(hdr.get("INSTRUME", "")).strip(), str(hdr.get("DETECTOR", "")).strip()
-        if instr != "STIS" or det != "CCD":
-            raise InputFileError(
-                f"{path.name} is not a STIS CCD file (INSTRUME={instr!r}, DETECTOR={det!r}); pass STIS CCD dark FLTs"
-            )
-        if require_darks and str(hdr.get("TARGNAME", "")).strip() != "DARK":
-            raise InputFileError(
-                f"{path.name} is not a dark (TARGNAME={hdr.get('TARGNAME')!r}); pass dark FLTs"
-            )
-        n = sum(1 for name, _ in names if name == "SCI")
-        if n == 0 or any((kind, v) not in names for v in range(1, n + 1) for kind in ("ERR", "DQ")):
-            raise InputFileError(
-                f"{path.name} has no complete SCI/ERR/DQ image set; pass _flt files, not _raw"
-            )
-        if "COMPLETE" not in (
-            str(hdr.get("BLEVCORR", "")).strip(),
-            str(hdr.get("BIASCORR", "")).strip(),
-        ):
-            raise InputFileError(
-                f"{path.name} is not bias-subtracted (BLEVCORR/BIASCORR not COMPLETE); use the archive's _flt "
-                "or --engine refstis with a bias file"
-            )
-        key = tuple(hdr.get(k) for k in ("CCDGAIN", "CCDAMP", "BINAXIS1", "BINAXIS2"))
-        modes.setdefault(key, []).append(path.name)
-        nimsets += n
-    if len(modes) > 1:
-        desc = "; ".join(
-            f"CCDGAIN={k[0]} CCDAMP={k[1]} BIN={k[2]}x{k[3]}: {v[0]}{' …' if len(v) > 1 else ''}"
-            for k, v in modes.items()
-        )
-        raise StisDarksError(
-            f"inputs mix CCD modes ({desc}); combine darks of one gain, amplifier and binning"
-        )
-    if nimsets < 2:
-        raise StisDarksError(
-            f"only {nimsets} image set in the input; a superdark needs at least 2 — add more darks"
-        )
-    return paths
 
 
 def temperature_factor(occdhtav: float) -> float:
@@ -147,7 +80,7 @@ def _stack(paths: Sequence[Path]) -> tuple[list[ImsetRows], list[RowSource]]:
 
 
 def _combine(
-    paths: Sequence[Path], params: CRParams | None, overrides: dict | None, threads: int = 2
+    paths: Sequence[Path], overrides: dict | None, threads: int = 2
 ) -> tuple[CRResult, list[ImsetRows]]:
     imsets, scaled = _stack(paths)
     exptime = [float(im.sci_header["EXPTIME"]) for im in imsets]
@@ -156,11 +89,8 @@ def _combine(
         for im in imsets
     ]
     gain = [float(im.primary["ATODGAIN"]) for im in imsets]
-    if params is None:
-        mean = float(np.sum(np.asarray(exptime, dtype=np.float32), dtype=np.float32)) / len(imsets)
-        params = crparams_for(imsets[0].primary, len(imsets), mean, overrides)
-    elif overrides:
-        params = params.with_overrides(**overrides)
+    mean = float(np.sum(np.asarray(exptime, dtype=np.float32), dtype=np.float32)) / len(imsets)
+    params = crparams_for(imsets[0].primary, len(imsets), mean, overrides)
     log.info(
         "combining %d image sets from %d files (CR parameters: %s)",
         len(imsets),
@@ -384,24 +314,6 @@ _DARK_HISTORY = (
 )
 
 
-#: where an image sits on the detector (IRAF LTV/LTM); calstis bins and cuts references with them
-GEOMETRY_KEYS = ("LTV1", "LTV2", "LTM1_1", "LTM2_2")
-
-
-def geometry_cards(sci_header: fits.Header) -> dict[str, float]:
-    """The ``LTV``/``LTM`` keywords of a subarray or binned dark (empty for an unbinned full frame).
-
-    refstis writes its superdarks without them; for a full frame that is what calstis
-    assumes, for any other geometry the keywords are needed to line the dark up with
-    the science data.
-    """
-    cards = {
-        k: float(sci_header.get(k, 1.0 if k.startswith("LTM") else 0.0)) for k in GEOMETRY_KEYS
-    }
-    default = cards["LTV1"] == cards["LTV2"] == 0.0 and cards["LTM1_1"] == cards["LTM2_2"] == 1.0
-    return {} if default else cards
-
-
 def _write_reference(
     output: os.PathLike,
     imsets: Sequence[ImsetRows],
@@ -420,8 +332,7 @@ def _write_reference(
     primaries = [firsts[p] for p in paths]
     hdr = reference_primary_header(primaries, [p.name for p in paths], output.name)
     hdr["TASKNAME"] = taskname
-    hdr[ENGINE_KEYWORD] = ("native", "stisdarks engine that built this dark")
-    hdr[VERSION_KEYWORD] = (__version__, "stisdarks version that wrote this file")
+    hdr.update(engine_cards("native"))
     hdr.add_history(f"Built by the stisdarks native engine; CR parameters: {params_source}")
     hdus = [fits.PrimaryHDU(header=hdr)]
     where = geometry_cards(imsets[0].sci_header)
@@ -440,10 +351,9 @@ def _write_reference(
 
 
 def make_basedark(
-    inputs: Sequence[os.PathLike],
+    paths: Sequence[os.PathLike],
     output: os.PathLike,
     *,
-    params: CRParams | None = None,
     overrides: dict | None = None,
     threads: int = 2,
 ) -> Path:
@@ -451,37 +361,36 @@ def make_basedark(
 
     Parameters
     ----------
-    inputs : sequence of path-like
+    paths : sequence of path-like
         Bias-subtracted STIS CCD dark ``_flt`` files of one CCD mode (never modified).
     output : path-like
         The basedark (written atomically).
-    params, overrides
-        CR-rejection parameters (default: the inputs' CRREJTAB, as calstis).
+    overrides : dict, optional
+        CR-rejection parameters replacing those of the inputs' CRREJTAB row (as calstis).
     threads : int
         Worker processes for the cosmic-ray rejection (see :mod:`stisdarks.crreject`); the
         result does not depend on it.
     """
-    paths = check_dark_inputs(inputs)
-    result, imsets = _combine(paths, params, overrides, threads)
+    paths = check_dark_inputs(paths)
+    result, imsets = _combine(paths, overrides, threads)
     sci, err = _normalise(result, imsets)
     dq = flag_basedark_hot_pixels(sci, result.dq)
     log.info("basedark: %d hot pixels flagged", int(np.count_nonzero(dq == HOT_FLAG)))
     return _write_reference(
-        output, imsets, paths, sci, err, dq, "BASEDARK", _source(params, imsets, overrides)
+        output, imsets, paths, sci, err, dq, "BASEDARK", _source(imsets, overrides)
     )
 
 
 def make_weekdark(
-    inputs: Sequence[os.PathLike],
+    paths: Sequence[os.PathLike],
     basedark: os.PathLike,
     output: os.PathLike,
     *,
-    params: CRParams | None = None,
     overrides: dict | None = None,
     threads: int = 2,
 ) -> Path:
     """Build a weekdark on top of ``basedark``, as refstis ``make_weekdark`` does."""
-    paths = check_dark_inputs(inputs)
+    paths = check_dark_inputs(paths)
     base = Path(basedark)
     if not base.is_file():
         raise InputFileError(f"basedark {base} does not exist; build it first (stisdarks basedark)")
@@ -493,7 +402,7 @@ def make_weekdark(
             raise InputFileError(
                 f"{base.name} has no SCI/ERR extension; it is not a basedark"
             ) from exc
-    result, imsets = _combine(paths, params, overrides, threads)
+    result, imsets = _combine(paths, overrides, threads)
     if base_sci.shape != result.sci.shape:
         raise StisDarksError(
             f"basedark {base.name} is {base_sci.shape[1]}x{base_sci.shape[0]} but the darks are "
@@ -503,12 +412,17 @@ def make_weekdark(
     sci, err, dq = weekdark_update(sci, err, result.dq, base_sci, base_err)
     log.info("weekdark: %d hot pixels flagged", int(np.count_nonzero(dq == HOT_FLAG)))
     return _write_reference(
-        output, imsets, paths, sci, err, dq, "WEEKDARK", _source(params, imsets, overrides)
+        output, imsets, paths, sci, err, dq, "WEEKDARK", _source(imsets, overrides)
     )
 
 
-def _source(params, imsets, overrides) -> str:
-    if params is not None:
-        return params.source
+def crreject(
+    inputs: Sequence[os.PathLike], output: os.PathLike, *, overrides: dict | None = None
+) -> Path:
+    """CR-reject the image sets of ``inputs`` into one calstis-shaped ``_crj`` (:mod:`stisdarks.crreject`)."""
+    return crreject_files(inputs, output, overrides=overrides)
+
+
+def _source(imsets, overrides) -> str:
     name = str(imsets[0].primary.get("CRREJTAB", "defaults")).strip()
     return name + (f" with overrides {overrides}" if overrides else "")

@@ -1,22 +1,12 @@
-"""Recalibrate a science observation with a new dark: ``calstis`` or the ``native`` dark swap.
+"""The native calibrator: the dark swapped in the pipeline ``_flt`` and ``_crj``, the
+spectrum re-extracted from the new ``_crj``.
 
-``calstis``
-    stistools' ``calstis`` on a copy of the ``_raw`` (and ``_wav``) with ``DARKFILE``
-    pointing at the weekdark (:mod:`stisdarks.calstis`); needs hstcal's ``cs0.e``.
-``native``
-    The dark swap of :mod:`stisdarks.darkswap` on each pipeline ``_flt`` image set and on
-    the pipeline ``_crj`` (exact: calstis subtracts the dark after CR rejection), then the
-    spectrum re-extracted from the new ``_crj`` as calstis' x1d does (:mod:`stisdarks.x1d`)
-    along the pipeline ``_sx1``'s own trace (``EXTRLOCY``), box and background regions,
-    converted to flux with the pipeline's own per-column factor.
-``auto``
-    ``calstis`` when ``cs0.e`` is on ``PATH``, else ``native``.
-
-An image (``OBSTYPE = IMAGING``: no ``_sx1``) gets the same ``_flt`` and ``_crj`` and
-nothing else: no extraction natively, and calstis runs with the steps that only make
-products after the ``_crj`` (:data:`AFTER_CRJ_STEPS`: the image's geometric correction
-into an ``_sx2``, a spectrum's ``_x2d``/``_sx1``) set to OMIT in its copy of the raw, so
-it needs none of their reference files (``docs/imaging.md``).
+The dark swap (:mod:`stisdarks.darkswap`) on each pipeline ``_flt`` image set and on the
+pipeline ``_crj`` is exact: calstis subtracts the dark after CR rejection. A spectrum is
+then re-extracted from the new ``_crj`` as calstis' x1d does (:mod:`stisdarks.x1d`) along
+the pipeline ``_sx1``'s own trace (``EXTRLOCY``), box and background regions, converted to
+flux with the pipeline's own per-column factor. An image (no ``_sx1``) gets its ``_flt``
+and ``_crj`` only. No hstcal is needed.
 """
 
 from __future__ import annotations
@@ -33,28 +23,11 @@ from stisdarks.crrejtab import resolve_reference
 from stisdarks.darkswap import bad_pixel_dq, flat_field, mean_dark, swap_dark_imset
 from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path, ext_data
-from stisdarks.hstcal import choose
 from stisdarks.x1d import reextract_sx1
 
-__all__ = [
-    "AFTER_CRJ_STEPS",
-    "CALIBRATORS",
-    "resolve_calibrator",
-    "recalibrate",
-    "swap_dark_file",
-]
+__all__ = ["recalibrate", "swap_dark_file"]
 
 log = logging.getLogger(__name__)
-
-CALIBRATORS = ("auto", "native", "calstis")
-#: calstis switches whose steps run after the _crj and _flt are complete and change neither
-#: (GEOCORR: an image's _sx2; X2DCORR, X1DCORR: a spectrum's _x2d/_sx2 and _x1d/_sx1)
-AFTER_CRJ_STEPS = ("GEOCORR", "X2DCORR", "X1DCORR")
-
-
-def resolve_calibrator(calibrator: str = "auto") -> str:
-    """``native`` or ``calstis`` (``auto``: calstis when ``cs0.e`` is on PATH)."""
-    return choose("calibrator", calibrator, "calstis", "set calibrator: native")
 
 
 def _read_dark(path: os.PathLike):
@@ -146,45 +119,25 @@ def recalibrate(
     sx1: os.PathLike | None,
     weekdark: os.PathLike,
     pipeline_dark: os.PathLike,
-    outdir: os.PathLike,
+    out: dict[str, Path],
     *,
-    calibrator: str = "auto",
-    oref_dir: os.PathLike | None = None,
+    oref_dir: os.PathLike | None,
+    wav: os.PathLike | None,
     obs_id: str,
-    wav: os.PathLike | None = None,
+    new_name: str,
 ) -> dict[str, Path]:
-    """Recalibrate with ``weekdark``; write ``outdir/{obs_id}_{flt,crj,sx1}.fits``.
+    """Swap ``pipeline_dark`` for ``weekdark`` in ``flt`` and ``crj``; re-extract ``sx1`` (if given).
 
-    ``sx1`` is the pipeline ``_sx1`` of a spectrum, or None for an image (or whenever only
-    the ``_flt`` and ``_crj`` are wanted): then only those two are written, the native
-    calibrator extracts nothing and calstis runs with :data:`AFTER_CRJ_STEPS` OMIT.
-    Inputs are never modified. Returns ``{"flt": ..., "crj": ...}`` plus ``"sx1"`` when
-    ``sx1`` was given.
+    ``raw`` and ``wav`` are not read (the pipeline products are); ``new_name`` is the
+    ``DARKFILE`` the products get. Writes and returns ``out``.
     """
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    kinds = ("flt", "crj", "sx1") if sx1 is not None else ("flt", "crj")
-    out = {k: outdir / f"{obs_id}_{k}.fits" for k in kinds}
-    chosen = resolve_calibrator(calibrator)
     search = [oref_dir] if oref_dir else []
-    new_name = f"{obs_id}_weekdark.fits"  # DARKFILE of the products, whichever calibrator
-    if chosen == "native":
-        log.info("native dark swap: %s -> %s", Path(pipeline_dark).name, new_name)
-        swap_dark_file(
-            flt, out["flt"], pipeline_dark, weekdark, oref_search=search, new_name=new_name
-        )
-        swap_dark_file(
-            crj, out["crj"], pipeline_dark, weekdark, oref_search=search, new_name=new_name
-        )
-        if sx1 is None:
-            log.info("no _sx1: the _flt and _crj are the whole recalibration")
-            return out
-        xtractab = resolve_reference(fits.getheader(sx1, 0).get("XTRACTAB", "N/A"), search)
-        reextract_sx1(sx1, out["crj"], out["sx1"], new_darkfile=new_name, xtractab=xtractab)
+    log.info("native dark swap: %s -> %s", Path(pipeline_dark).name, new_name)
+    swap_dark_file(flt, out["flt"], pipeline_dark, weekdark, oref_search=search, new_name=new_name)
+    swap_dark_file(crj, out["crj"], pipeline_dark, weekdark, oref_search=search, new_name=new_name)
+    if sx1 is None:
+        log.info("no _sx1: the _flt and _crj are the whole recalibration")
         return out
-    from stisdarks.calstis import run_calstis
-
-    return run_calstis(
-        raw, weekdark, out, obs_id=obs_id, oref_dir=oref_dir, wav=wav, dark_name=new_name,
-        omit=AFTER_CRJ_STEPS if sx1 is None else (),
-    )  # fmt: skip
+    xtractab = resolve_reference(fits.getheader(sx1, 0).get("XTRACTAB", "N/A"), search)
+    reextract_sx1(sx1, out["crj"], out["sx1"], new_darkfile=new_name, xtractab=xtractab)
+    return out

@@ -1,9 +1,10 @@
-"""The superdark engine switch: ``native`` (NumPy), ``refstis`` (refstis + hstcal), ``auto``.
+"""The refstis engine: refstis' ``make_basedark`` / ``make_weekdark`` and stistools'
+``ocrreject``, both running hstcal's calstis (``cs0.e``, ``cs2.e``).
 
-Both engines take the same arguments and never modify their inputs: the refstis
-engine runs refstis on copies of the inputs in a scratch directory beside the output
-(refstis edits its inputs in place and leaves joined files behind), then moves the
-result into place atomically.
+refstis edits its inputs in place and leaves joined files behind, so every run happens
+on copies of the inputs in a scratch directory beside the output (:func:`_scratch_copies`)
+and the result is moved into place atomically. refstis and stistools are imported only
+when a function here runs.
 """
 
 from __future__ import annotations
@@ -19,30 +20,13 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from stisdarks import __version__, superdark
-from stisdarks.errors import InputFileError, StisDarksError
+from stisdarks.engines.common import engine_cards, geometry_cards
+from stisdarks.errors import StisDarksError
 from stisdarks.fitsio import ext_data
-from stisdarks.hstcal import choose
 
-__all__ = [
-    "ENGINES",
-    "ENGINE_KEYWORD",
-    "resolve_engine",
-    "make_basedark",
-    "make_weekdark",
-    "crreject",
-]
+__all__ = ["make_basedark", "make_weekdark", "crreject"]
 
 log = logging.getLogger(__name__)
-
-ENGINES = ("auto", "native", "refstis")
-#: primary keyword of a basedark/weekdark naming the engine that built it (read by the summary)
-ENGINE_KEYWORD = superdark.ENGINE_KEYWORD
-
-
-def resolve_engine(engine: str = "auto") -> str:
-    """``native`` or ``refstis``: ``auto`` picks refstis when calstis' ``cs0.e`` is on PATH."""
-    return choose("engine", engine, "refstis", "use the native engine (--engine native)")
 
 
 @contextlib.contextmanager
@@ -116,13 +100,9 @@ def _run_refstis(func, scratch: Path, output: os.PathLike, *args, like: os.PathL
         os.chdir(cwd)
         for line in buffer.getvalue().splitlines():
             log.info("refstis: %s", line)
-    where = superdark.geometry_cards(fits.getheader(like, ("SCI", 1)))
+    where = geometry_cards(fits.getheader(like, ("SCI", 1)))
     with fits.open(result, mode="update") as hdul:
-        hdul[0].header[ENGINE_KEYWORD] = ("refstis", "stisdarks engine that built this dark")
-        hdul[0].header[superdark.VERSION_KEYWORD] = (
-            __version__,
-            "stisdarks version that wrote this file",
-        )
+        hdul[0].header.update(engine_cards("refstis"))
         if where:  # refstis drops LTV/LTM: without them calstis cannot line a subarray dark up
             for ext in ("SCI", "ERR", "DQ"):
                 hdul[ext, 1].header.update(where)
@@ -131,17 +111,13 @@ def _run_refstis(func, scratch: Path, output: os.PathLike, *args, like: os.PathL
 
 
 def make_basedark(
-    inputs: Sequence[os.PathLike],
+    paths: Sequence[os.PathLike],
     output: os.PathLike,
     *,
-    engine: str = "auto",
     overrides: dict | None = None,
     threads: int = 2,
 ) -> Path:
-    """Build a basedark with the chosen engine (see :func:`stisdarks.superdark.make_basedark`)."""
-    paths = superdark.check_dark_inputs(inputs)
-    if resolve_engine(engine) == "native":
-        return superdark.make_basedark(paths, output, overrides=_clean(overrides), threads=threads)
+    """refstis ``make_basedark`` on copies of ``paths`` (CR parameters: the CRREJTAB's)."""
     _warn_ignored(overrides)
     from refstis.basedark import make_basedark as refstis_basedark
 
@@ -152,20 +128,14 @@ def make_basedark(
 
 
 def make_weekdark(
-    inputs: Sequence[os.PathLike],
+    paths: Sequence[os.PathLike],
     basedark: os.PathLike,
     output: os.PathLike,
     *,
-    engine: str = "auto",
     overrides: dict | None = None,
     threads: int = 2,
 ) -> Path:
-    """Build a weekdark with the chosen engine (see :func:`stisdarks.superdark.make_weekdark`)."""
-    paths = superdark.check_dark_inputs(inputs)
-    if resolve_engine(engine) == "native":
-        return superdark.make_weekdark(
-            paths, basedark, output, overrides=_clean(overrides), threads=threads
-        )
+    """refstis ``make_weekdark`` on copies of ``paths`` and ``basedark``."""
     _warn_ignored(overrides)
     from refstis.weekdark import make_weekdark as refstis_weekdark
 
@@ -181,24 +151,15 @@ def make_weekdark(
 
 
 def crreject(
-    inputs: Sequence[os.PathLike],
-    output: os.PathLike,
-    *,
-    engine: str = "auto",
-    overrides: dict | None = None,
+    inputs: Sequence[os.PathLike], output: os.PathLike, *, overrides: dict | None = None
 ) -> Path:
-    """CR-reject the image sets of ``inputs`` into one calstis-shaped ``_crj``."""
-    check_crreject_inputs(inputs)
-    if resolve_engine(engine) == "native":
-        from stisdarks.crreject import crreject_files
-
-        return crreject_files(inputs, output, overrides=_clean(overrides))
+    """stistools ``ocrreject`` (calstis' ``cs2.e``) on copies of ``inputs``."""
     from stistools.ocrreject import ocrreject
 
     with _scratch_copies(inputs, output) as (scratch, copies):
         result = scratch / Path(output).name
         options = {k: (",".join(f"{x:g}" for x in v) if k == "crsigmas" and not isinstance(v, str) else v)
-                   for k, v in _clean(overrides).items()}  # fmt: skip
+                   for k, v in (overrides or {}).items()}  # fmt: skip
         # ocrreject takes one comma-separated string of inputs (a list is .split() and fails)
         status = ocrreject(",".join(str(scratch / c) for c in copies), str(result), **options)
         if status != 0 or not result.is_file():
@@ -209,42 +170,8 @@ def crreject(
         return Path(output)
 
 
-def check_crreject_inputs(inputs: Sequence[os.PathLike]) -> None:
-    """Refuse inputs calstis' CR rejection does not take: missing, unreadable, or not bias-subtracted.
-
-    calstis rejects cosmic rays after the bias steps (BLEVCORR, BIASCORR); a ``_raw`` has
-    had neither.
-
-    Raises
-    ------
-    InputFileError
-        One line naming the file and what to give instead.
-    """
-    if not inputs:
-        raise InputFileError("no input files given; pass the _flt files to combine")
-    for path in map(Path, inputs):
-        if not path.is_file():
-            raise InputFileError(f"{path} does not exist; check the file name")
-        try:
-            hdr = fits.getheader(path, 0)
-        except (OSError, ValueError) as exc:
-            raise InputFileError(
-                f"{path} is not a readable FITS file ({exc}); check the file"
-            ) from exc
-        steps = {k: str(hdr.get(k, "")).strip() for k in ("BLEVCORR", "BIASCORR")}
-        if "COMPLETE" not in steps.values():
-            raise InputFileError(
-                f"{path.name} is not bias-subtracted (BLEVCORR={steps['BLEVCORR'] or None}, "
-                f"BIASCORR={steps['BIASCORR'] or None}; a _raw file?); give calibrated _flt files"
-            )
-
-
 def _warn_ignored(overrides: dict | None) -> None:
-    if _clean(overrides):
+    if overrides:
         log.warning(
             "CR-parameter overrides are ignored by the refstis engine (it uses the CRREJTAB)"
         )
-
-
-def _clean(overrides: dict | None) -> dict:
-    return {k: v for k, v in (overrides or {}).items() if v is not None}

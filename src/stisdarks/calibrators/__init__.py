@@ -1,0 +1,110 @@
+"""Recalibrate a science observation with a new dark: ``calstis``, ``native``, or ``auto``.
+
+``calstis`` (:mod:`.calstis`)
+    stistools' ``calstis`` on a copy of the ``_raw`` (and ``_wav``) with ``DARKFILE``
+    pointing at the weekdark; needs hstcal's ``cs0.e``.
+``native`` (:mod:`.native`)
+    The dark swap of :mod:`stisdarks.darkswap` on each pipeline ``_flt`` image set and on
+    the pipeline ``_crj`` (exact: calstis subtracts the dark after CR rejection), then the
+    spectrum re-extracted from the new ``_crj`` as calstis' x1d does (:mod:`stisdarks.x1d`)
+    along the pipeline ``_sx1``'s own trace (``EXTRLOCY``), box and background regions,
+    converted to flux with the pipeline's own per-column factor.
+``auto``
+    ``calstis`` when ``cs0.e`` is on ``PATH``, else ``native``.
+
+An image (``OBSTYPE = IMAGING``: no ``_sx1``) gets the same ``_flt`` and ``_crj`` and
+nothing else: no extraction natively, and calstis runs with the steps that only make
+products after the ``_crj`` (:data:`AFTER_CRJ_STEPS`: the image's geometric correction
+into an ``_sx2``, a spectrum's ``_x2d``/``_sx1``) set to OMIT in its copy of the raw, so
+it needs none of their reference files (``docs/imaging.md``).
+
+Each calibrator is a module of this package exposing one function with the same signature::
+
+    recalibrate(raw, flt, crj, sx1, weekdark, pipeline_dark, out, *, oref_dir, wav, obs_id,
+                new_name) -> dict[str, Path]
+
+(``out``: product kind → destination; ``sx1`` None for an image). :func:`recalibrate`
+resolves the calibrator and calls the chosen module, imported on first use. Adding a
+calibrator: a module here with that function, and one line in ``_CALIBRATORS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+
+from stisdarks.hstcal import choose
+
+__all__ = [
+    "AFTER_CRJ_STEPS",
+    "CALIBRATORS",
+    "INTERFACE",
+    "calibrator_module",
+    "resolve_calibrator",
+    "recalibrate",
+]
+
+#: calibrator name → (its module in this package, whether it needs hstcal's ``cs0.e`` on PATH)
+_CALIBRATORS: dict[str, tuple[str, bool]] = {
+    "native": (".native", False),
+    "calstis": (".calstis", True),
+}
+#: what ``auto`` picks when ``cs0.e`` is on PATH (``native`` when it is not)
+_AUTO_WITH_HSTCAL = "calstis"
+
+CALIBRATORS = ("auto", *_CALIBRATORS)
+#: the function every calibrator module exposes, with the same signature
+INTERFACE = ("recalibrate",)
+#: calstis switches whose steps run after the _crj and _flt are complete and change neither
+#: (GEOCORR: an image's _sx2; X2DCORR, X1DCORR: a spectrum's _x2d/_sx2 and _x1d/_sx1)
+AFTER_CRJ_STEPS = ("GEOCORR", "X2DCORR", "X1DCORR")
+
+
+def resolve_calibrator(calibrator: str = "auto") -> str:
+    """A calibrator name (``auto``: calstis when ``cs0.e`` is on PATH, else native)."""
+    return choose(
+        "calibrator", calibrator, tuple(_CALIBRATORS),
+        needs_hstcal={name for name, (_, needs) in _CALIBRATORS.items() if needs},
+        preferred=_AUTO_WITH_HSTCAL, config_hint="set calibrator: native",
+    )  # fmt: skip
+
+
+def calibrator_module(name: str) -> ModuleType:
+    """The module of calibrator ``name`` (a resolved name, not ``auto``), imported on first use."""
+    return importlib.import_module(_CALIBRATORS[name][0], __name__)
+
+
+def recalibrate(
+    raw: os.PathLike,
+    flt: os.PathLike,
+    crj: os.PathLike,
+    sx1: os.PathLike | None,
+    weekdark: os.PathLike,
+    pipeline_dark: os.PathLike,
+    outdir: os.PathLike,
+    *,
+    calibrator: str = "auto",
+    oref_dir: os.PathLike | None = None,
+    obs_id: str,
+    wav: os.PathLike | None = None,
+) -> dict[str, Path]:
+    """Recalibrate with ``weekdark``; write ``outdir/{obs_id}_{flt,crj,sx1}.fits``.
+
+    ``sx1`` is the pipeline ``_sx1`` of a spectrum, or None for an image (or whenever only
+    the ``_flt`` and ``_crj`` are wanted): then only those two are written, the native
+    calibrator extracts nothing and calstis runs with :data:`AFTER_CRJ_STEPS` OMIT.
+    Inputs are never modified. Returns ``{"flt": ..., "crj": ...}`` plus ``"sx1"`` when
+    ``sx1`` was given.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    kinds = ("flt", "crj", "sx1") if sx1 is not None else ("flt", "crj")
+    out = {k: outdir / f"{obs_id}_{k}.fits" for k in kinds}
+    chosen = calibrator_module(resolve_calibrator(calibrator))
+    return chosen.recalibrate(
+        raw, flt, crj, sx1, weekdark, pipeline_dark, out,
+        oref_dir=oref_dir, wav=wav, obs_id=obs_id,
+        new_name=f"{obs_id}_weekdark.fits",  # DARKFILE of the products, whichever calibrator
+    )  # fmt: skip

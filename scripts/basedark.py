@@ -2,6 +2,7 @@
 
 from stisdarks import stages
 from stisdarks.runner import run_stage
+from stisdarks.settings import open_archive_from
 
 i = snakemake.input
 run_stage(
@@ -16,6 +17,6 @@ run_stage(
     engine=snakemake.params.engine,
     crreject=dict(snakemake.params.crreject),
     crds=dict(snakemake.params.crds),
-    archive=stages.open_archive_from(snakemake.params.archive, snakemake.config),
+    archive=open_archive_from(snakemake.params.archive, snakemake.config),
     threads=snakemake.threads,
 )

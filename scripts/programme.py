@@ -1,14 +1,14 @@
 """Expand a programme target to its observations: programme.csv (checkpoint programme)."""
 
-from stisdarks import stages
 from stisdarks.programme import expand_to_table
 from stisdarks.runner import run_stage
+from stisdarks.settings import open_archive_from
 
 p = snakemake.params
 run_stage(
     snakemake,
     lambda **kw: expand_to_table(
-        stages.open_archive_from(snakemake.params.archive, snakemake.config), **kw
+        open_archive_from(snakemake.params.archive, snakemake.config), **kw
     ),
     target=p.target,
     output=snakemake.output[0],

@@ -2,12 +2,13 @@
 
 from stisdarks import stages
 from stisdarks.runner import run_stage
+from stisdarks.settings import open_archive_from
 
 crds = snakemake.params.crds
 run_stage(
     snakemake,
     lambda **kw: stages.references(
-        archive=stages.open_archive_from(snakemake.params.archive, snakemake.config), **kw
+        archive=open_archive_from(snakemake.params.archive, snakemake.config), **kw
     ),
     raw=snakemake.input.raw,
     flt=snakemake.input.flt,

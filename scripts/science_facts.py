@@ -2,12 +2,13 @@
 
 from stisdarks import stages
 from stisdarks.runner import run_stage
+from stisdarks.settings import open_archive_from
 
 i, p = snakemake.input, snakemake.params
 run_stage(
     snakemake,
     lambda **kw: stages.science_and_period(
-        archive=stages.open_archive_from(snakemake.params.archive, snakemake.config)
+        archive=open_archive_from(snakemake.params.archive, snakemake.config)
         if p.from_archive
         else None,
         **kw,

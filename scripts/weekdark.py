@@ -2,6 +2,7 @@
 
 from stisdarks import stages
 from stisdarks.runner import run_stage
+from stisdarks.settings import open_archive_from
 
 i, o, p = snakemake.input, snakemake.output, snakemake.params
 run_stage(
@@ -19,6 +20,6 @@ run_stage(
     engine=p.engine,
     crreject=dict(p.crreject),
     crds=dict(p.crds),
-    archive=stages.open_archive_from(snakemake.params.archive, snakemake.config),
+    archive=open_archive_from(snakemake.params.archive, snakemake.config),
     threads=snakemake.threads,
 )

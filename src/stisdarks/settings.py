@@ -76,16 +76,18 @@ def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
 
 
 def require_hstcal_for(key: str, value: str) -> None:
-    """Raise if the config's ``engine: refstis`` / ``calibrator: calstis`` has no ``cs0.e``.
+    """Raise if the config's ``engine`` / ``calibrator`` needs hstcal (e.g. ``refstis``,
+    ``calstis``: the registries' ``NEEDS_HSTCAL``) and ``cs0.e`` is not on PATH.
 
     The message names the config key (the library's own message names the CLI flag).
     """
+    from stisdarks import calibrators, engines
     from stisdarks.hstcal import has_calstis
 
-    needs = {"engine": "refstis", "calibrator": "calstis"}[key]
-    if value == needs and not has_calstis():
+    needs = {"engine": engines.NEEDS_HSTCAL, "calibrator": calibrators.NEEDS_HSTCAL}[key]
+    if value in needs and not has_calstis():
         raise ConfigError(
-            f"{key}: {needs} needs hstcal's cs0.e on PATH; install hstcal "
+            f"{key}: {value} needs hstcal's cs0.e on PATH; install hstcal "
             f"(conda install -c conda-forge hstcal, or run with --sdm conda) or set {key}: native"
         )
 

@@ -31,21 +31,9 @@ from stisdarks.selection import (
     week_darks,
     write_dark_table,
 )
-from stisdarks.settings import (
-    archive_from_config,
-    check_config,
-    check_obs_id,
-    open_archive_from,
-    require_hstcal_for,
-    target_settings,
-)
+from stisdarks.settings import check_obs_id, require_hstcal_for
 
 __all__ = [
-    "check_config",
-    "require_hstcal_for",
-    "archive_from_config",
-    "open_archive_from",
-    "target_settings",
     "demo_archive",
     "download_science",
     "write_science_facts",
@@ -64,9 +52,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------- configuration
 
 
 # ---------------------------------------------------------------- stages

@@ -40,6 +40,7 @@ from stisdarks.hstcal import choose
 __all__ = [
     "AFTER_CRJ_STEPS",
     "CALIBRATORS",
+    "NEEDS_HSTCAL",
     "INTERFACE",
     "calibrator_module",
     "resolve_calibrator",
@@ -55,6 +56,8 @@ _CALIBRATORS: dict[str, tuple[str, bool]] = {
 _AUTO_WITH_HSTCAL = "calstis"
 
 CALIBRATORS = ("auto", *_CALIBRATORS)
+#: the calibrators that need hstcal's ``cs0.e`` on PATH
+NEEDS_HSTCAL = frozenset(name for name, (_, needs) in _CALIBRATORS.items() if needs)
 #: the function every calibrator module exposes, with the same signature
 INTERFACE = ("recalibrate",)
 #: calstis switches whose steps run after the _crj and _flt are complete and change neither
@@ -66,7 +69,7 @@ def resolve_calibrator(calibrator: str = "auto") -> str:
     """A calibrator name (``auto``: calstis when ``cs0.e`` is on PATH, else native)."""
     return choose(
         "calibrator", calibrator, tuple(_CALIBRATORS),
-        needs_hstcal={name for name, (_, needs) in _CALIBRATORS.items() if needs},
+        needs_hstcal=NEEDS_HSTCAL,
         preferred=_AUTO_WITH_HSTCAL, config_hint="set calibrator: native",
     )  # fmt: skip
 

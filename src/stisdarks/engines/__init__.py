@@ -33,6 +33,7 @@ from stisdarks.hstcal import choose
 
 __all__ = [
     "ENGINES",
+    "NEEDS_HSTCAL",
     "ENGINE_KEYWORD",
     "VERSION_KEYWORD",
     "INTERFACE",
@@ -55,6 +56,8 @@ _ENGINES: dict[str, tuple[str, bool]] = {
 _AUTO_WITH_HSTCAL = "refstis"
 
 ENGINES = ("auto", *_ENGINES)
+#: the engines that need hstcal's ``cs0.e`` on PATH
+NEEDS_HSTCAL = frozenset(name for name, (_, needs) in _ENGINES.items() if needs)
 #: the functions every engine module exposes, with the same signatures
 INTERFACE = ("make_basedark", "make_weekdark", "crreject")
 
@@ -63,7 +66,7 @@ def resolve_engine(engine: str = "auto") -> str:
     """An engine name: ``auto`` picks refstis when calstis' ``cs0.e`` is on PATH, else native."""
     return choose(
         "engine", engine, tuple(_ENGINES),
-        needs_hstcal={name for name, (_, needs) in _ENGINES.items() if needs},
+        needs_hstcal=NEEDS_HSTCAL,
         preferred=_AUTO_WITH_HSTCAL, config_hint="use the native engine (--engine native)",
     )  # fmt: skip
 

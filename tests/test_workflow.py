@@ -259,6 +259,11 @@ def test_html_report_has_every_figure_captioned(demo, tmp_path):
 
 
 def test_slurm_profile_dry_run():
+    pytest.importorskip(
+        "snakemake_executor_plugin_slurm",
+        reason="the SLURM executor plugin is not installed: pip install -e '.[slurm]' "
+        "(.ci/run installs it and runs this test after the suite)",
+    )
     proc = snakemake(
         REPO, "-n", "--workflow-profile", "profiles/slurm", "--configfile", "config/config.yaml"
     )

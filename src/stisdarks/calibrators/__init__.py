@@ -25,17 +25,16 @@ Each calibrator is a module of this package exposing one function with the same 
 
 (``out``: product kind → destination; ``sx1`` None for an image). :func:`recalibrate`
 resolves the calibrator and calls the chosen module, imported on first use. Adding a
-calibrator: a module here with that function, and one line in ``_CALIBRATORS``.
+calibrator: a module here with that function, and one line in ``REGISTRY``.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from types import ModuleType
 
-from stisdarks.hstcal import choose
+from stisdarks.hstcal import Registry
 
 __all__ = [
     "AFTER_CRJ_STEPS",
@@ -47,17 +46,18 @@ __all__ = [
     "recalibrate",
 ]
 
-#: calibrator name → (its module in this package, whether it needs hstcal's ``cs0.e`` on PATH)
-_CALIBRATORS: dict[str, tuple[str, bool]] = {
-    "native": (".native", False),
-    "calstis": (".calstis", True),
-}
-#: what ``auto`` picks when ``cs0.e`` is on PATH (``native`` when it is not)
-_AUTO_WITH_HSTCAL = "calstis"
-
-CALIBRATORS = ("auto", *_CALIBRATORS)
+#: the calibrators: name → (its module in this package, whether it needs hstcal's ``cs0.e``);
+#: ``auto`` picks calstis when ``cs0.e`` is on PATH
+REGISTRY = Registry(
+    what="calibrator",
+    package=__name__,
+    modules={"native": (".native", False), "calstis": (".calstis", True)},
+    preferred="calstis",
+    config_hint="set calibrator: native",
+)
+CALIBRATORS = REGISTRY.choices
 #: the calibrators that need hstcal's ``cs0.e`` on PATH
-NEEDS_HSTCAL = frozenset(name for name, (_, needs) in _CALIBRATORS.items() if needs)
+NEEDS_HSTCAL = REGISTRY.needs_hstcal
 #: the function every calibrator module exposes, with the same signature
 INTERFACE = ("recalibrate",)
 #: calstis switches whose steps run after the _crj and _flt are complete and change neither
@@ -67,16 +67,12 @@ AFTER_CRJ_STEPS = ("GEOCORR", "X2DCORR", "X1DCORR")
 
 def resolve_calibrator(calibrator: str = "auto") -> str:
     """A calibrator name (``auto``: calstis when ``cs0.e`` is on PATH, else native)."""
-    return choose(
-        "calibrator", calibrator, tuple(_CALIBRATORS),
-        needs_hstcal=NEEDS_HSTCAL,
-        preferred=_AUTO_WITH_HSTCAL, config_hint="set calibrator: native",
-    )  # fmt: skip
+    return REGISTRY.resolve(calibrator)
 
 
 def calibrator_module(name: str) -> ModuleType:
     """The module of calibrator ``name`` (a resolved name, not ``auto``), imported on first use."""
-    return importlib.import_module(_CALIBRATORS[name][0], __name__)
+    return REGISTRY.module(name)
 
 
 def recalibrate(

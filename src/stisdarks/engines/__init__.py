@@ -11,12 +11,11 @@ the chosen module, imported on first use (so refstis and stistools are imported 
 the refstis engine runs). No engine modifies its inputs; outputs appear atomically. What
 every engine shares (the product keywords, the input checks) is in :mod:`.common`.
 
-Adding an engine: a module here with the three functions, and one line in ``_ENGINES``.
+Adding an engine: a module here with the three functions, and one line in ``REGISTRY``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from stisdarks.engines.common import (
     check_crreject_inputs,
     check_dark_inputs,
 )
-from stisdarks.hstcal import choose
+from stisdarks.hstcal import Registry
 
 __all__ = [
     "ENGINES",
@@ -47,33 +46,30 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: engine name → (its module in this package, whether it needs hstcal's ``cs0.e`` on PATH)
-_ENGINES: dict[str, tuple[str, bool]] = {
-    "native": (".native", False),
-    "refstis": (".refstis", True),
-}
-#: what ``auto`` picks when ``cs0.e`` is on PATH (``native`` when it is not)
-_AUTO_WITH_HSTCAL = "refstis"
-
-ENGINES = ("auto", *_ENGINES)
+#: the engines: name → (its module in this package, whether it needs hstcal's ``cs0.e``);
+#: ``auto`` picks refstis when ``cs0.e`` is on PATH
+REGISTRY = Registry(
+    what="engine",
+    package=__name__,
+    modules={"native": (".native", False), "refstis": (".refstis", True)},
+    preferred="refstis",
+    config_hint="use the native engine (--engine native)",
+)
+ENGINES = REGISTRY.choices
 #: the engines that need hstcal's ``cs0.e`` on PATH
-NEEDS_HSTCAL = frozenset(name for name, (_, needs) in _ENGINES.items() if needs)
+NEEDS_HSTCAL = REGISTRY.needs_hstcal
 #: the functions every engine module exposes, with the same signatures
 INTERFACE = ("make_basedark", "make_weekdark", "crreject")
 
 
 def resolve_engine(engine: str = "auto") -> str:
     """An engine name: ``auto`` picks refstis when calstis' ``cs0.e`` is on PATH, else native."""
-    return choose(
-        "engine", engine, tuple(_ENGINES),
-        needs_hstcal=NEEDS_HSTCAL,
-        preferred=_AUTO_WITH_HSTCAL, config_hint="use the native engine (--engine native)",
-    )  # fmt: skip
+    return REGISTRY.resolve(engine)
 
 
 def engine_module(name: str) -> ModuleType:
     """The module of engine ``name`` (a resolved name, not ``auto``), imported on first use."""
-    return importlib.import_module(_ENGINES[name][0], __name__)
+    return REGISTRY.module(name)
 
 
 def make_basedark(

@@ -39,6 +39,16 @@ def test_each_registered_module_exposes_the_interface_with_one_signature(package
             ), f"{module.__name__}.{func} differs from {reference.__name__}.{func}"
 
 
+def test_the_cti_calibrator_exposes_the_calibrator_interface():
+    """Chosen by the workflow for ``cti: true`` targets, not registered: checked here."""
+    from stisdarks.calibrators import cti
+
+    reference = calibrators.calibrator_module("native")
+    for func in calibrators.INTERFACE:
+        assert inspect.signature(getattr(cti, func)) == inspect.signature(getattr(reference, func))
+    assert "cti" not in calibrators.CALIBRATORS
+
+
 def test_the_interfaces_are_the_documented_ones():
     native = engines.engine_module("native")
     assert str(inspect.signature(native.make_basedark)) == (

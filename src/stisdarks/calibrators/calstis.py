@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from astropy.io import fits
@@ -82,6 +82,8 @@ def run_calstis(
     wav: os.PathLike | None = None,
     dark_name: str | None = None,
     omit: Sequence[str] = (),
+    prepare: Callable[[Path], Path] | None = None,
+    set_filename: bool = False,
 ) -> dict[str, Path]:
     """Calibrate a copy of ``raw`` with ``darkfile`` as ``DARKFILE``; write ``outputs``.
 
@@ -107,6 +109,13 @@ def run_calstis(
         calstis switches set to ``OMIT`` in the copy when they are ``PERFORM`` (steps whose
         products are not wanted, e.g. an image's GEOCORR, whose ``_sx2`` needs IDCTAB and
         SDSTFILE).
+    prepare : callable, optional
+        Called with the prepared copy of the raw (``DARKFILE`` set, ``omit`` applied), in
+        the scratch directory with ``$oref`` set; returns the file calstis runs on instead,
+        in the same directory (the CTI path's ``_cte``). The products are named after it
+        as calstis names them (``X_cte.fits`` → ``X_cte_flt.fits``).
+    set_filename : bool
+        Set each product's ``FILENAME`` to its destination's name.
 
     Returns
     -------
@@ -141,8 +150,9 @@ def run_calstis(
         try:
             os.chdir(scratch)
             with _oref_environment(oref):
+                target = prepare(raw_copy) if prepare is not None else raw_copy
                 status = calstis(
-                    raw_copy.name, wavecal=wav_name, outroot="out/", trailer="calstis.trl"
+                    target.name, wavecal=wav_name, outroot="out/", trailer="calstis.trl"
                 )
         finally:
             os.chdir(cwd)
@@ -157,8 +167,9 @@ def run_calstis(
                 f"calstis failed (status {status}): {detail}; the trailer is in the rule log"
             )
         written = {}
+        root = target.name.removesuffix(".fits").removesuffix("_raw")
         for kind, dest in outputs.items():
-            produced = scratch / "out" / f"{obs_id}_{kind}.fits"
+            produced = scratch / "out" / f"{root}_{kind}.fits"
             if not produced.is_file():
                 raise StisDarksError(
                     f"calstis made no _{kind} for {obs_id} (is the raw's switch for it PERFORM?); "
@@ -166,6 +177,8 @@ def run_calstis(
                 )
             with atomic_path(dest) as tmp:
                 shutil.copyfile(produced, tmp)
+                if set_filename:
+                    fits.setval(tmp, "FILENAME", value=Path(dest).name, ext=0)
             written[kind] = Path(dest)
         return written
     finally:

@@ -43,10 +43,12 @@ include: "rules/superdarks.smk"
 include: "rules/recalibrate.smk"
 include: "rules/figures.smk"
 include: "rules/programme.smk"
+include: "rules/cti.smk"
 
 
 localrules:
     all,
+    cti_darks,
     demo_archive,
     download_science,
     download_spectrum,

@@ -47,14 +47,45 @@ def targets():
     return list(target_entries())
 
 
-def kind_of(obs):
-    """``spectrum`` or ``image``, from the target's ``science.json`` (a checkpoint)."""
+def facts_of(obs):
+    """The target's ``science.json`` (a checkpoint: evaluated once it exists)."""
     path = checkpoint_output(
         checkpoints.science_facts, f"results/{obs}/science.json", obs=obs
     )
     with open(path) as fh:
-        obstype = json.load(fh).get("obstype", "SPECTROSCOPIC")
+        return json.load(fh)
+
+
+def kind_of(obs):
+    """``spectrum`` or ``image``, from the target's ``science.json``."""
+    obstype = facts_of(obs).get("obstype", "SPECTROSCOPIC")
     return "image" if str(obstype).upper() == "IMAGING" else "spectrum"
+
+
+def cti_of(obs):
+    """Whether the target is corrected for CTI: asked for (``cti``) and possible for stis_cti.
+
+    A target stis_cti cannot serve runs without CTI correction; its weekdark job then stops
+    or warns in one line, as ``cti.unsupported`` says.
+    """
+    wanted = settings_of(config, obs, target_of(obs))["cti"]
+    return wanted and facts_of(obs).get("cti_refusal") is None
+
+
+def cte_darks_of(wildcards):
+    """The CTI-corrected darks of period ``{period}`` (from its dark list, a checkpoint)."""
+    from stisdarks.cti import cte_name
+    from stisdarks.selection import read_dark_table
+
+    path = checkpoint_output(
+        checkpoints.cti_darks,
+        f"results/periods/{wildcards.period}/cti/darks.csv",
+        period=wildcards.period,
+    )
+    return [
+        f"resources/cte/darks/{cte_name(d.product.filename)}"
+        for d in read_dark_table(path)
+    ]
 
 
 def all_outputs(wildcards=None):
@@ -71,7 +102,7 @@ def all_outputs(wildcards=None):
         names = DARK_FIGURES + SCIENCE_FIGURES[kind_of(obs)]
         out += [f"results/{obs}/figures/{name}.png" for name in names]
     for obs in targets():
-        period = f"results/periods/{period_of(obs)['key']}"
+        period = period_dir_of(obs)
         out += [f"{period}/basedark.fits", f"{period}/darks_used.csv"]
     out += programme_tables()
     out += ["results/summary.csv", "results/figures/overview.png"]
@@ -126,15 +157,40 @@ def science_products(wildcards):
     }
 
 
-#: where a target's recalibrated products go, by kind (rules recalibrate, recalibrate_image)
-RECAL_DIRS = {"spectrum": "recal", "image": "recal_image"}
+#: where a target's recalibrated products go, by (kind, CTI-corrected): rules recalibrate,
+#: recalibrate_image, recalibrate_cti, recalibrate_cti_image
+RECAL_DIRS = {
+    ("spectrum", False): "recal",
+    ("image", False): "recal_image",
+    ("spectrum", True): "recal_cti",
+    ("image", True): "recal_cti_image",
+}
+#: the CTI-corrected products' names, as stis_cti names them
+CTI_NAMES = {"flt": "flc", "crj": "crc", "sx1": "s1c"}
+
+
+def recal_of(obs):
+    """The target's recalibrated products by kind (``flt``, ``crj``; ``sx1`` for a spectrum)."""
+    kind, cti = kind_of(obs), cti_of(obs)
+    kinds = ["flt", "crj"] + (["sx1"] if kind == "spectrum" else [])
+    where = f"results/{obs}/{RECAL_DIRS[kind, cti]}"
+    return {k: f"{where}/{obs}_{CTI_NAMES[k] if cti else k}.fits" for k in kinds}
+
+
+def recal_product(kind):
+    """A recalibrated product of ``{obs}`` (``crj``, ``sx1``), as an input function."""
+
+    def get(wildcards):
+        return recal_of(wildcards.obs)[kind]
+
+    return get
 
 
 def summary_inputs(wildcards):
     """The summary's inputs: the spectra's ``_sx1`` pair only for spectra."""
     obs = wildcards.obs
     kind = kind_of(obs)
-    recal = f"results/{obs}/{RECAL_DIRS[kind]}"
+    recal = recal_of(obs)
     inputs = {
         "science": f"results/{obs}/science.json",
         "period": f"results/{obs}/period.json",
@@ -145,11 +201,11 @@ def summary_inputs(wildcards):
         "references": f"results/{obs}/references.json",
         "pipeline_flt": f"resources/archive/{obs}/{obs}_flt.fits",
         "pipeline_crj": f"resources/archive/{obs}/{obs}_crj.fits",
-        "recal_crj": f"{recal}/{obs}_crj.fits",
+        "recal_crj": recal["crj"],
     }
     if kind == "spectrum":
         inputs["pipeline_sx1"] = f"resources/archive/{obs}/{obs}_sx1.fits"
-        inputs["recal_sx1"] = f"{recal}/{obs}_sx1.fits"
+        inputs["recal_sx1"] = recal["sx1"]
     return inputs
 
 
@@ -178,8 +234,32 @@ def period_of(obs):
         return json.load(fh)
 
 
+def period_dir_of(obs):
+    """The directory of the target's basedark: its period's, ``cti/`` inside it with CTI."""
+    parts = ["results", "periods", period_of(obs)["key"]] + (
+        ["cti"] if cti_of(obs) else []
+    )
+    return os.path.join(*parts)
+
+
 def period_dir(wildcards):
-    return f"results/periods/{period_of(wildcards.obs)['key']}"
+    return period_dir_of(wildcards.obs)
+
+
+def dark_dir_of(wildcards):
+    """Where the target's darks are: as downloaded, or CTI-corrected."""
+    return "resources/cte/darks" if cti_of(wildcards.obs) else "resources/archive/darks"
+
+
+def cti_applied(wildcards):
+    return cti_of(wildcards.obs)
+
+
+def cti_request(wildcards):
+    """``""`` when the target asks for no CTI correction, else ``cti.unsupported``."""
+    if not settings_of(config, wildcards.obs, target_of(wildcards.obs))["cti"]:
+        return ""
+    return config["cti"]["unsupported"]
 
 
 def period_inputs(wildcards):

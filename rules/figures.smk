@@ -40,9 +40,9 @@ rule dark_figures:
 rule science_figures:
     input:
         pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
-        recal_crj="results/{obs}/recal/{obs}_crj.fits",
+        recal_crj=recal_product("crj"),
         pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
-        recal_sx1="results/{obs}/recal/{obs}_sx1.fits",
+        recal_sx1=recal_product("sx1"),
     output:
         crj=report(
             "results/{obs}/figures/crj_comparison.png",
@@ -71,7 +71,7 @@ rule science_figures:
 rule image_figures:
     input:
         pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
-        recal_crj="results/{obs}/recal_image/{obs}_crj.fits",
+        recal_crj=recal_product("crj"),
     output:
         image=report(
             "results/{obs}/figures/image_comparison.png",

@@ -25,6 +25,7 @@ rule basedark:
         crreject=config["crreject"],
         crds=config["crds"],
         dark_dir="resources/archive/darks",
+        cti=False,
     script:
         "../scripts/basedark.py"
 
@@ -53,8 +54,11 @@ rule weekdark:
         engine=config["engine"],
         crreject=config["crreject"],
         crds=config["crds"],
-        dark_dir="resources/archive/darks",
+        dark_dir=dark_dir_of,
+        week=config["darks"]["week"],
         week_days=target_setting("week_days"),
         min_week_darks=target_setting("min_week_darks"),
+        cti=cti_applied,
+        cti_request=cti_request,
     script:
         "../scripts/weekdark.py"

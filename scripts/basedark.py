@@ -19,4 +19,5 @@ run_stage(
     crds=dict(snakemake.params.crds),
     archive=open_archive_from(snakemake.params.archive, snakemake.config),
     threads=snakemake.threads,
+    cti=snakemake.params.cti,
 )

@@ -15,6 +15,7 @@ run_stage(
     week_csv=o.week,
     output=o.fits,
     dark_dir=p.dark_dir,
+    week=p.week,
     week_days=p.week_days,
     min_week_darks=p.min_week_darks,
     engine=p.engine,
@@ -22,4 +23,6 @@ run_stage(
     crds=dict(p.crds),
     archive=open_archive_from(snakemake.params.archive, snakemake.config),
     threads=snakemake.threads,
+    cti=p.cti,
+    cti_request=p.cti_request,
 )

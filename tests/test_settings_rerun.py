@@ -30,6 +30,8 @@ CASES = {
     "engine": ({"engine": "native"}, DARKS, FETCHING),
     "cosmic-ray parameters": ({"crreject": {"crsigmas": "6,5,4"}}, DARKS, FETCHING),
     "calibrator": ({"calibrator": "native"}, {"recalibrate"}, FETCHING | DARKS),
+    # the pipeline's week instead of ± days: the week's darks, not the period's basedark
+    "week": ({"darks": {"week": "pipeline"}}, {"weekdark"}, FETCHING | {"basedark"}),
     "hot-pixel threshold": (
         {"hot_pixel_threshold": 0.2},
         {"summary", "overview"},

@@ -14,6 +14,8 @@ DARK_EXPTIME = 1100.0
 DARK_EXPTIME_TOLERANCE = 1.0
 #: darks.week_days: the weekdark's darks lie within ± this many days of the observation
 WEEK_DAYS = 3.0
+#: darks.week: "days" (± WEEK_DAYS) or "pipeline" (the darks of the pipeline's own week)
+WEEK = "days"
 #: darks.min_week_darks: fewest darks a week may hold
 MIN_WEEK_DARKS = 2
 #: archive.kind / archive.root (the local archive's directory) / archive.connections
@@ -23,6 +25,10 @@ CONNECTIONS = 4
 #: engine / calibrator
 ENGINE = "auto"
 CALIBRATOR = "auto"
+#: cti.enabled / cti.unsupported / cti.pctetab ("": the table shipped with stis_cti)
+CTI_ENABLED = False
+CTI_UNSUPPORTED = "without"
+CTI_PCTETAB = ""
 #: hot_pixel_threshold: dark current (e-/s) above which a pixel counts as hot
 HOT_PIXEL_THRESHOLD = 0.1
 #: archive.demo.*: the synthetic demo archive
@@ -35,6 +41,7 @@ DEMO_OBS_ID = "odemo1010"
 SCHEMA_PATHS: dict[tuple[str, ...], object] = {
     ("darks", "exptime"): DARK_EXPTIME,
     ("darks", "exptime_tolerance"): DARK_EXPTIME_TOLERANCE,
+    ("darks", "week"): WEEK,
     ("darks", "week_days"): WEEK_DAYS,
     ("darks", "min_week_darks"): MIN_WEEK_DARKS,
     ("archive", "kind"): ARCHIVE_KIND,
@@ -43,6 +50,9 @@ SCHEMA_PATHS: dict[tuple[str, ...], object] = {
     ("engine",): ENGINE,
     ("calibrator",): CALIBRATOR,
     ("hot_pixel_threshold",): HOT_PIXEL_THRESHOLD,
+    ("cti", "enabled"): CTI_ENABLED,
+    ("cti", "unsupported"): CTI_UNSUPPORTED,
+    ("cti", "pctetab"): CTI_PCTETAB,
     ("archive", "demo", "size"): DEMO_SIZE,
     ("archive", "demo", "n_darks"): DEMO_N_DARKS,
     ("archive", "demo", "seed"): DEMO_SEED,

@@ -22,7 +22,7 @@ COLUMNS = [
     "obs_id", "programme", "status", "reason", "kind", "period_start", "observation_start",
     "darks_in_period", "darks_in_week", "hot_pixels_before", "hot_pixels_after", "hot_pixels_removed",
     "counted_over", "rms_flux_change", "cosmic_ray_inside_fraction", "cosmic_ray_outside_fraction",
-    "cosmic_ray_ratio", "cosmic_ray_status", "cosmic_ray_verdict", "engine", "calibrator",
+    "cosmic_ray_ratio", "cosmic_ray_status", "cosmic_ray_verdict", "engine", "calibrator", "cti",
 ]  # fmt: skip
 
 #: summary.json blocks that hold the before/after hot-pixel counts, by kind
@@ -65,7 +65,15 @@ def _row_of_summary(summary: dict[str, Any], programme: str) -> dict[str, Any]:
         "cosmic_ray_verdict": rays.get("verdict", ""),
         "engine": summary.get("engine", ""),
         "calibrator": summary.get("calibrator", ""),
+        "cti": _cti_column(summary.get("cti", {})),
     }
+
+
+def _cti_column(cti: dict) -> str:
+    """``yes`` (darks and science CTI-corrected), ``no``, or ``no: <why stis_cti cannot>``."""
+    if cti.get("darks") and cti.get("science"):
+        return "yes"
+    return f"no: {cti['refusal']}" if cti.get("refusal") else "no"
 
 
 def overview_rows(

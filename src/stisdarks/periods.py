@@ -38,6 +38,7 @@ import csv
 import logging
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ __all__ = [
     "load_period_table",
     "find_period",
     "week_window",
+    "PipelineWeek",
+    "pipeline_weeks",
+    "pipeline_week",
     "period_to_json",
     "iso",
 ]
@@ -265,6 +269,62 @@ def week_window(
 ) -> tuple[float, float]:
     """``[obs − days, obs + days]`` clipped to the anneal period."""
     return max(period.start_mjd, obs_mjd - days), min(period.end_mjd, obs_mjd + days)
+
+
+@dataclass(frozen=True)
+class PipelineWeek:
+    """A pipeline week of an anneal period: the darks calibrated with one ``DARKFILE``.
+
+    ``start_mjd``/``end_mjd`` is the week's window, ``[start, end)``.
+    """
+
+    darkfile: str
+    start_mjd: float
+    end_mjd: float
+
+
+def pipeline_weeks(darks: Sequence[tuple[float, str]], period: AnnealPeriod) -> list[PipelineWeek]:
+    """The period's weeks as stis_cti makes them: darks grouped by their pipeline ``DARKFILE``.
+
+    ``darks`` are ``(start_mjd, DARKFILE)`` pairs. As stis_cti's ``populate_darkfiles``: in
+    time order, each distinct (stripped) ``DARKFILE`` is a week, numbered by its first dark;
+    the first week starts at the period's start, the last ends at its end, and neighbouring
+    weeks meet halfway between one's last dark and the next one's first.
+    """
+    spans: dict[str, list[float]] = {}
+    for start, darkfile in sorted(darks):
+        spans.setdefault(str(darkfile).strip(), []).append(start)
+    tags = list(spans)
+    edges = [period.start_mjd]
+    for this, following in zip(tags[:-1], tags[1:], strict=True):
+        edges.append((max(spans[this]) + min(spans[following])) / 2)
+    edges.append(period.end_mjd)
+    return [PipelineWeek(tag, edges[i], edges[i + 1]) for i, tag in enumerate(tags)]
+
+
+def pipeline_week(
+    obs_mjd: float, darks: Sequence[tuple[float, str]], period: AnnealPeriod
+) -> PipelineWeek:
+    """The pipeline week (:func:`pipeline_weeks`) whose window holds ``obs_mjd``.
+
+    Raises
+    ------
+    StisDarksError
+        When the darks carry no pipeline ``DARKFILE`` or no week holds the observation.
+    """
+    usable = [(t, f) for t, f in darks if str(f).strip() and str(f).strip().upper() != "N/A"]
+    if not usable:
+        raise StisDarksError(
+            "the period's darks name no pipeline DARKFILE, so they cannot be grouped into the "
+            "pipeline's weeks; set darks.week: days"
+        )
+    for week in pipeline_weeks(usable, period):
+        if week.start_mjd <= obs_mjd < week.end_mjd:
+            return week
+    raise StisDarksError(
+        f"no pipeline week of the period holds the observation at {iso(obs_mjd)}; "
+        "set darks.week: days"
+    )
 
 
 def period_to_json(period: AnnealPeriod) -> dict[str, Any]:

@@ -118,14 +118,20 @@ def science_facts(raw: os.PathLike, *calibrated: os.PathLike) -> dict[str, Any]:
         exposure start), ``end_mjd``, ``texptime``, ``crsplit``, ``nimsets``, ``ccdgain``,
         ``ccdamp``, ``ccdoffst``, ``binaxis1``, ``binaxis2``, ``atodgain``, ``readnse``,
         ``darkfile`` (the pipeline dark that calibrated the ``_flt``/``_crj``),
-        ``biasfile``, ``pfltfile``, ``crrejtab``, ``ccdtab``.
+        ``biasfile``, ``pfltfile``, ``crrejtab``, ``ccdtab``, ``cti_refusal`` (why
+        stis_cti cannot correct it for CTI, or None: :func:`stisdarks.cti.cti_refusal`).
 
     Raises
     ------
     StisDarksError
         If the observation is not a STIS CCD observation.
     """
+    from stisdarks.cti import cti_refusal
+
     facts = raw_facts(raw)
+    with fits.open(raw) as hraw:
+        # why stis_cti cannot correct this observation for CTI (None: it can)
+        facts["cti_refusal"] = cti_refusal(hraw[0].header, _first_sci_header(hraw))
     if not calibrated:
         raise TypeError("science_facts needs at least one calibrated product (_flt, _crj or _sx1)")
     for path in calibrated:

@@ -53,9 +53,9 @@ def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
 
     - the ``crreject`` overrides, with the ranges the CLI uses
       (:func:`stisdarks.crrejtab.check_overrides`);
-    - ``engine: refstis`` and ``calibrator: calstis`` need hstcal's ``cs0.e`` on ``PATH``
-      (skipped with ``uses_conda=True``: the jobs then run in ``envs/stisdarks.yaml``, which
-      brings hstcal).
+    - ``engine: refstis`` and ``calibrator: calstis`` need hstcal's ``cs0.e`` on ``PATH``, and
+      CTI correction (``cti``) needs it and stis_cti (skipped with ``uses_conda=True``: the
+      jobs then run in ``envs/stisdarks.yaml``, which brings both).
 
     Raises
     ------
@@ -73,6 +73,32 @@ def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
         return
     for key in ("engine", "calibrator"):
         require_hstcal_for(key, config.get(key, "auto"))
+    if uses_cti(config):
+        require_cti_tools()
+
+
+def uses_cti(config: dict[str, Any]) -> bool:
+    """Whether CTI correction is asked for, globally or by any target."""
+    targets = config.get("targets", [])
+    return any(entry_settings(config, t)["cti"] for t in targets) if targets else False
+
+
+def require_cti_tools() -> None:
+    """Raise unless stis_cti is installed and hstcal's ``cs0.e`` is on PATH (the CTI path needs both)."""
+    import importlib.util
+
+    from stisdarks.hstcal import has_calstis
+
+    if importlib.util.find_spec("stis_cti") is None:
+        raise ConfigError(
+            "cti: stis_cti is not installed; pip install 'stis-cti>=1.6.2' (or the cti extra) "
+            "or set cti.enabled: false"
+        )
+    if not has_calstis():
+        raise ConfigError(
+            "cti: the CTI-corrected recalibration needs hstcal's cs0.e on PATH; install hstcal "
+            "(conda install -c conda-forge hstcal, or run with --sdm conda) or set cti.enabled: false"
+        )
 
 
 def require_hstcal_for(key: str, value: str) -> None:
@@ -206,4 +232,5 @@ def entry_settings(config: dict[str, Any], target: dict[str, Any]) -> dict[str, 
             target.get("min_week_darks", darks.get("min_week_darks", defaults.MIN_WEEK_DARKS))
         ),
         "period": target.get("period", config.get("period")),
+        "cti": bool(target.get("cti", config.get("cti", {}).get("enabled", defaults.CTI_ENABLED))),
     }

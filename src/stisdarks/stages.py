@@ -42,6 +42,8 @@ __all__ = [
     "period_darks",
     "dark_paths",
     "basedark",
+    "cti_darks",
+    "cte_dark",
     "week_list",
     "weekdark",
     "week_and_weekdark",
@@ -228,8 +230,19 @@ def period_darks(
 _REFETCH = "rerun with --forcerun period_darks to fetch it again (the valid darks are kept)"
 
 
-def dark_paths(table_csv: os.PathLike, dark_dir: os.PathLike) -> list[Path]:
-    """The downloaded files of the darks listed in ``table_csv`` (``darks.csv``, ``week.csv``), verified.
+def _dark_name(filename: str, cti: bool) -> str:
+    """A listed dark's file name: as downloaded, or its CTI-corrected copy's."""
+    if not cti:
+        return filename
+    from stisdarks.cti import cte_name
+
+    return cte_name(filename)
+
+
+def dark_paths(table_csv: os.PathLike, dark_dir: os.PathLike, *, cti: bool = False) -> list[Path]:
+    """The files of the darks listed in ``table_csv`` (``darks.csv``, ``week.csv``), verified.
+
+    With ``cti``, their CTI-corrected copies (``<root>_cte.fits``) in ``dark_dir``.
 
     Raises
     ------
@@ -237,7 +250,9 @@ def dark_paths(table_csv: os.PathLike, dark_dir: os.PathLike) -> list[Path]:
         When one is missing or damaged (deleted or truncated since the period's darks
         were fetched): one line naming it and how to fetch it again.
     """
-    paths = [Path(dark_dir) / d.product.filename for d in read_dark_table(table_csv)]
+    paths = [
+        Path(dark_dir) / _dark_name(d.product.filename, cti) for d in read_dark_table(table_csv)
+    ]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
         names = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
@@ -250,9 +265,29 @@ def dark_paths(table_csv: os.PathLike, dark_dir: os.PathLike) -> list[Path]:
     return paths
 
 
-def _rows_for(darks_csv: os.PathLike, paths: Sequence[os.PathLike]):
+def _rows_for(darks_csv: os.PathLike, paths: Sequence[os.PathLike], *, cti: bool = False):
     names = {Path(p).name for p in paths}
-    return [d for d in read_dark_table(darks_csv) if d.product.filename in names]
+    return [d for d in read_dark_table(darks_csv) if _dark_name(d.product.filename, cti) in names]
+
+
+def _build_superdark(build, output: os.PathLike, last_dark: Path | None, **stamp: Any) -> Path:
+    """``build(path)`` writes a superdark; with ``last_dark`` (CTI-corrected darks), the product
+    gets stis_cti's CTI keywords from it (:func:`stisdarks.cti.stamp_superdark`) before it
+    appears under its final name."""
+    if last_dark is None:
+        build(output)
+        return Path(output)
+    from astropy.io import fits
+
+    from stisdarks.atomic import atomic_path
+    from stisdarks.cti import stamp_superdark
+
+    with atomic_path(output) as tmp:
+        build(tmp)
+        with fits.open(tmp, mode="update") as hdul:
+            stamp_superdark(hdul, fits.getheader(last_dark, 0), **stamp)
+            hdul[0].header["FILENAME"] = Path(output).name  # the engine wrote the temporary's
+    return Path(output)
 
 
 def dark_references(first_dark: os.PathLike, crds: dict[str, Any], archive: Archive) -> Path:
@@ -297,14 +332,18 @@ def basedark(
     crds: dict[str, Any],
     archive: Archive,
     threads: int = 2,
+    cti: bool = False,
 ) -> Path:
-    """Build the period's basedark from the downloaded darks whose headers show the dark monitor's mode."""
+    """Build the period's basedark from the downloaded darks whose headers show the dark monitor's mode.
+
+    With ``cti``, from their CTI-corrected copies in ``dark_dir``, and with stis_cti's keywords.
+    """
     from stisdarks import engines
 
     require_hstcal_for("engine", engine)
     period = _period(read_json(period_json))
     mode = mode_of(read_json(science_json))
-    dark_files = dark_paths(darks_csv, dark_dir)
+    dark_files = dark_paths(darks_csv, dark_dir, cti=cti)
     kept, dropped = select_by_header(dark_files, mode)
     if dropped:
         log.info(
@@ -312,10 +351,28 @@ def basedark(
         )
     require_darks(kept, period, mode)
     dark_references(sorted(kept)[0], crds, archive)
-    log.info("basedark from %d darks (engine %s)", len(kept), engine)
-    engines.make_basedark(sorted(kept), output, engine=engine, overrides=crreject, threads=threads)
-    write_dark_table(used_csv, _rows_for(darks_csv, kept))
+    log.info("basedark from %d %sdarks (engine %s)", len(kept), "CTI-corrected " * cti, engine)
+    _build_superdark(
+        lambda out: engines.make_basedark(
+            sorted(kept), out, engine=engine, overrides=crreject, threads=threads
+        ),
+        output,
+        sorted(kept)[-1] if cti else None,
+    )
+    write_dark_table(used_csv, _rows_for(darks_csv, kept, cti=cti))
     return Path(output)
+
+
+def cti_darks(darks_csv: os.PathLike, output: os.PathLike) -> Path:
+    """Copy the period's dark list (``darks.csv``) for its CTI-corrected basedark (a checkpoint)."""
+    return write_dark_table(output, read_dark_table(darks_csv))
+
+
+def cte_dark(dark: os.PathLike, output: os.PathLike, *, pctetab: str = "") -> Path:
+    """CTI-correct one downloaded dark into ``output`` (:func:`stisdarks.cti.correct_dark`)."""
+    from stisdarks.cti import correct_dark
+
+    return correct_dark(dark, output, pctetab=pctetab or None)
 
 
 def week_list(
@@ -326,14 +383,42 @@ def week_list(
     *,
     week_days: float,
     min_week_darks: int,
+    week: str = defaults.WEEK,
+    dark_dir: os.PathLike | None = None,
+    cti: bool = False,
 ) -> Path:
-    """Write ``week.csv``: the period's darks within ± ``week_days`` of the observation."""
-    from stisdarks.periods import week_window
+    """Write ``week.csv``: the period's darks of the observation's week.
+
+    ``week="days"``: within ± ``week_days`` of the observation (the notebook's week);
+    ``"pipeline"``: the darks of the pipeline week holding it, found as stis_cti finds it
+    (:func:`stisdarks.periods.pipeline_week`: grouped by the ``DARKFILE`` in their headers,
+    read from the files in ``dark_dir``).
+    """
+    from stisdarks.periods import pipeline_week, week_window
 
     period = _period(read_json(period_json))
     facts = read_json(science_json)
-    window = week_window(facts["start_mjd"], period, week_days)
-    chosen = week_darks(read_dark_table(used_csv), facts["start_mjd"], window, min_week_darks)
+    darks = read_dark_table(used_csv)
+    if week == "pipeline":
+        from astropy.io import fits
+
+        if dark_dir is None:
+            raise ValueError("week='pipeline' reads the darks' headers: give dark_dir")
+        files = dark_paths(used_csv, dark_dir, cti=cti)
+        darkfiles = [str(fits.getheader(f, 0).get("DARKFILE", "")).strip() for f in files]
+        chosen_week = pipeline_week(
+            facts["start_mjd"],
+            [(d.start_mjd, f) for d, f in zip(darks, darkfiles, strict=True)],
+            period,
+        )
+        log.info("pipeline week of %s: DARKFILE %s", facts["obs_id"], chosen_week.darkfile)
+        darks = [d for d, f in zip(darks, darkfiles, strict=True) if f == chosen_week.darkfile]
+        window = (chosen_week.start_mjd, chosen_week.end_mjd)
+    elif week == "days":
+        window = week_window(facts["start_mjd"], period, week_days)
+    else:
+        raise ConfigError(f"darks.week: {week!r} is neither 'days' nor 'pipeline'")
+    chosen = week_darks(darks, facts["start_mjd"], window, min_week_darks)
     return write_dark_table(output, chosen)
 
 
@@ -348,24 +433,50 @@ def weekdark(
     crds: dict[str, Any],
     archive: Archive,
     threads: int = 2,
+    cti: bool = False,
 ) -> Path:
-    """Build the target's weekdark on top of the period's basedark."""
+    """Build the target's weekdark on top of the period's basedark (``cti``: from CTI-corrected darks)."""
     from stisdarks import engines
 
     require_hstcal_for("engine", engine)
-    week_files = dark_paths(week_csv, dark_dir)
-    dark_references(sorted(map(Path, week_files))[0], crds, archive)
+    week_files = sorted(dark_paths(week_csv, dark_dir, cti=cti))
+    dark_references(week_files[0], crds, archive)
 
     log.info("weekdark from %d darks over %s (engine %s)", len(week_files), basedark_fits, engine)
-    engines.make_weekdark(
-        sorted(map(Path, week_files)),
-        basedark_fits,
+    _build_superdark(
+        lambda out: engines.make_weekdark(
+            week_files, basedark_fits, out, engine=engine, overrides=crreject, threads=threads
+        ),
         output,
-        engine=engine,
-        overrides=crreject,
-        threads=threads,
+        week_files[-1] if cti else None,
+        basedark=Path(basedark_fits).name,
     )
     return Path(output)
+
+
+def check_cti(facts: dict[str, Any], request: str) -> None:
+    """Stop, or warn in one line, when CTI correction is asked for a target stis_cti cannot serve.
+
+    ``request`` is ``""`` (no CTI correction asked for) or what to do if it cannot be given
+    (``cti.unsupported``: ``without`` or ``stop``).
+
+    Raises
+    ------
+    StisDarksError
+        With ``request="stop"``: one line naming the observation, the reason and the fix.
+    """
+    reason = facts.get("cti_refusal")
+    if not request or reason is None:
+        return
+    what = (
+        f"{facts.get('obs_id', 'the observation')}: stis_cti cannot correct it for CTI ({reason})"
+    )
+    if request == "stop":
+        raise StisDarksError(
+            f"{what}; set cti: false for this target, or cti.unsupported: without to process "
+            "it without CTI correction"
+        )
+    log.warning("%s; processed without CTI correction (cti.unsupported: without)", what)
 
 
 def week_and_weekdark(
@@ -379,13 +490,18 @@ def week_and_weekdark(
     dark_dir: os.PathLike,
     week_days: float,
     min_week_darks: int,
+    week: str = defaults.WEEK,
+    cti_request: str = "",
     **weekdark_options: Any,
 ) -> Path:
     """``week.csv`` (:func:`week_list`), then the weekdark from those darks (:func:`weekdark`).
 
     One job for both: choosing the week is a small read, and a job costs a second of
-    start-up. ``weekdark_options``: ``engine``, ``crreject``, ``crds``, ``archive``, ``threads``.
+    start-up. ``weekdark_options``: ``engine``, ``crreject``, ``crds``, ``archive``,
+    ``threads``, ``cti``. A target that asked for CTI correction (``cti_request``) that
+    stis_cti cannot give stops or is warned about here (:func:`check_cti`).
     """
+    check_cti(read_json(science_json), cti_request)
     week_list(
         used_csv,
         period_json,
@@ -393,6 +509,9 @@ def week_and_weekdark(
         week_csv,
         week_days=week_days,
         min_week_darks=min_week_darks,
+        week=week,
+        dark_dir=dark_dir,
+        cti=weekdark_options.get("cti", False),
     )
     return weekdark(week_csv, dark_dir, basedark_fits, output, **weekdark_options)
 
@@ -440,6 +559,10 @@ def recalibrate(
 ) -> dict[str, Path]:
     """Recalibrate the observation with the weekdark (``recal/{obs}_{flt,crj,sx1}.fits``).
 
+    ``calibrator`` is a configured calibrator (``auto``, ``native``, ``calstis``) or ``cti``:
+    stis_cti's CTI-corrected recalibration (:mod:`stisdarks.calibrators.cti`), whatever
+    ``outputs`` are named (the workflow names them ``_flc``, ``_crc``, ``_s1c``).
+
     ``products`` are the downloaded ``raw``, ``flt``, ``crj`` and, for a spectrum, ``sx1``
     and ``wav``; ``outputs`` name the products to write: ``flt``, ``crj`` and ``sx1`` for a
     spectrum, only ``flt`` and ``crj`` for an image (then nothing is extracted and calstis
@@ -456,12 +579,16 @@ def recalibrate(
     from astropy.io import fits
 
     from stisdarks import __version__
-    from stisdarks.calibrators import recalibrate as _recalibrate
-    from stisdarks.calibrators import resolve_calibrator
+    from stisdarks.calibrators import calibrator_module, resolve_calibrator
     from stisdarks.engines.common import VERSION_KEYWORD
     from stisdarks.summary import CALIBRATOR_KEYWORD
 
-    require_hstcal_for("calibrator", calibrator)
+    if calibrator == "cti":
+        from stisdarks.settings import require_cti_tools
+
+        require_cti_tools()
+    else:
+        require_hstcal_for("calibrator", calibrator)
     unknown = sorted(set(outputs) - {"flt", "crj", "sx1"})
     if unknown or "crj" not in outputs:
         raise ValueError(f"outputs are the crj, flt and optionally sx1, got {sorted(outputs)}")
@@ -471,23 +598,29 @@ def recalibrate(
             "(no _sx1) is recalibrated into its _flt and _crj only"
         )
     refs = read_json(references_json)
-    chosen = resolve_calibrator(calibrator)
+    if calibrator == "cti":
+        from stisdarks.calibrators import cti as module
+
+        chosen = "cti"
+    else:
+        chosen = resolve_calibrator(calibrator)
+        module = calibrator_module(chosen)
     crj = Path(outputs["crj"])
     crj.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".tmp-{crj.stem}-", suffix=crj.suffix, dir=crj.parent))
     try:
-        written = _recalibrate(
-            raw=products["raw"],
-            flt=products["flt"],
-            crj=products["crj"],
-            sx1=products["sx1"] if "sx1" in outputs else None,
-            weekdark=weekdark_fits,
-            pipeline_dark=refs["pipeline_dark"],
-            outdir=scratch,
-            calibrator=chosen,
+        written = module.recalibrate(
+            products["raw"],
+            products["flt"],
+            products["crj"],
+            products["sx1"] if "sx1" in outputs else None,
+            weekdark_fits,
+            refs["pipeline_dark"],
+            {kind: scratch / Path(path).name for kind, path in outputs.items()},
             oref_dir=refs["oref"],
-            obs_id=obs_id,
             wav=products.get("wav"),
+            obs_id=obs_id,
+            new_name=f"{obs_id}_weekdark.fits",  # DARKFILE of the products, whichever calibrator
         )
         for kind in outputs:
             hdul = fits.open(written[kind], mode="update")

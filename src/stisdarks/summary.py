@@ -309,6 +309,8 @@ def build_summary(
         science_part["cosmic_rays"] = cosmic_ray_verdict(pipeline_flt, pipeline_sx1)
     with fits.open(weekdark) as hw:
         taskname = hw[0].header.get("TASKNAME", "")
+        dark_cti = str(hw[0].header.get("PCTECORR", "")).strip() == "COMPLETE"
+    science_cti = str(fits.getheader(recal_crj, 0).get("PCTECORR", "")).strip() == "COMPLETE"
     engines = {
         name: recorded(path, ENGINE_KEYWORD)
         for name, path in (("basedark", basedark), ("weekdark", weekdark))
@@ -332,6 +334,13 @@ def build_summary(
         **science_part,
         "engine": _one_or_each(engines),
         "calibrator": recorded(recal_crj, CALIBRATOR_KEYWORD),
+        "cti": {
+            # CTI-corrected by stis_cti: the darks (basedark, weekdark) and the recalibration
+            "darks": dark_cti,
+            "science": science_cti,
+            # why stis_cti cannot serve this observation (None: it can)
+            "refusal": facts.get("cti_refusal"),
+        },
         "weekdark_taskname": taskname,
     }
 

@@ -303,9 +303,16 @@ def _write_period_darks(rng, root, index, geometry, floor, hot, bad, start, end,
         name = f"{prefix}{i:03d}q"
         frame = dark_frame(rng, floor + hot.image(shape, t0), float(temp), DARK_EXPTIME, 1, bad.dq)
         path = write_dark_flt(root / "darks" / f"{name}_flt.fits", geometry, frame, start=float(t0),
-                              exptime=DARK_EXPTIME, temp=float(temp), gain=1, amp="D")  # fmt: skip
+                              exptime=DARK_EXPTIME, temp=float(temp), gain=1, amp="D",
+                              darkfile=pipeline_week_dark(prefix, t0 - start))  # fmt: skip
         index.add(path, name, "flt", "DARK", float(t0), DARK_EXPTIME)
     return starts
+
+
+def pipeline_week_dark(prefix: str, days: float) -> str:
+    """The ``DARKFILE`` the pipeline named for a dark taken ``days`` after the period began:
+    one weekly dark per 7 days (the names only: these weekly darks are not in the archive)."""
+    return f"oref$syn_{prefix}_w{int(days // 7) + 1}_drk.fits"
 
 
 def _write_pipeline_dark(rng, oref, name, geometry, floor, hot, bad, pipe_mjd):

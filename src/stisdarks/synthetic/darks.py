@@ -31,8 +31,13 @@ def write_dark_flt(
     gain: int,
     amp: str,
     proposid: int = DARK_PROPOSAL,
+    darkfile: str = "N/A",
 ) -> Path:
-    """Write one dark ``_flt``: DQICORR, BLEVCORR and BIASCORR done, as the archive serves them."""
+    """Write one dark ``_flt``: DQICORR, BLEVCORR and BIASCORR done, as the archive serves them.
+
+    ``darkfile`` is the ``DARKFILE`` the pipeline named for it (the weekly dark of its week:
+    the dark-monitor darks of one pipeline week share it; ``darks.week: pipeline`` groups by it).
+    """
     root = path.name.split("_")[0]
     end = start + exptime / 86400.0
     when = Time(start, format="mjd", scale="utc").datetime
@@ -42,7 +47,7 @@ def write_dark_flt(
         OPT_ELEM="MIRVIS", APERTURE="50CCD", PROPAPER="50CCD", APER_FOV="50x50", CCDAMP=amp, CCDGAIN=gain,
         ATODGAIN=ATODGAIN[gain], READNSE=READNSE[gain], NRPTEXP=1, CRSPLIT=1, TEXPSTRT=start, TEXPEND=end,
         TEXPTIME=exptime, PROPOSID=proposid, PROPTTL1="CCD Dark Monitor", **geometry.subarray_cards(),
-        CCDTAB=f"oref${CCDTAB}", CRREJTAB=f"oref${CRRTAB}", BPIXTAB=f"oref${BPIXTAB}", BIASFILE="N/A",
+        CCDTAB=f"oref${CCDTAB}", CRREJTAB=f"oref${CRRTAB}", BPIXTAB=f"oref${BPIXTAB}", BIASFILE="N/A", DARKFILE=darkfile,
         DQICORR="COMPLETE", ATODCORR="OMIT", BLEVCORR="COMPLETE", BIASCORR="COMPLETE", CRCORR="OMIT",
         RPTCORR="OMIT", EXPSCORR="OMIT", DARKCORR="OMIT", FLATCORR="OMIT", SHADCORR="OMIT", PHOTCORR="OMIT",
         STATFLAG=False,

@@ -1,0 +1,118 @@
+# CTI correction (cti: true; docs/cti.md): every long dark of the period corrected once with
+# stis_cti, as its own job (resources/cte/darks/, shared by every period and target that uses
+# it), the period's basedark built from the corrected darks (results/periods/<period>/cti/),
+# and the science recalibrated as stis_cti does it (basic2d, CTI correction, calstis).
+
+
+# the period's dark list again, as a checkpoint: the corrected darks it names are inputs
+checkpoint cti_darks:
+    input:
+        "results/periods/{period}/darks.csv",
+    output:
+        "results/periods/{period}/cti/darks.csv",
+    log:
+        "logs/periods/{period}/cti_darks.log",
+    conda:
+        "../envs/stisdarks.yaml"
+    script:
+        "../scripts/cti_darks.py"
+
+
+rule cte_dark:
+    input:
+        "resources/archive/darks/{root}_flt.fits",
+    output:
+        "resources/cte/darks/{root}_cte.fits",
+    log:
+        "logs/cte/{root}.log",
+    benchmark:
+        "benchmarks/cte/{root}.tsv"
+    conda:
+        "../envs/stisdarks.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        pctetab=config["cti"]["pctetab"],
+    script:
+        "../scripts/cte_dark.py"
+
+
+rule basedark_cti:
+    input:
+        unpack(period_inputs),
+        darks="results/periods/{period}/cti/darks.csv",
+        corrected=cte_darks_of,
+    output:
+        fits="results/periods/{period}/cti/basedark.fits",
+        used="results/periods/{period}/cti/darks_used.csv",
+    log:
+        "logs/periods/{period}/basedark_cti.log",
+    benchmark:
+        "benchmarks/periods/{period}/basedark_cti.tsv"
+    conda:
+        "../envs/stisdarks.yaml"
+    threads: 2
+    resources:
+        mem_mb=600,
+        runtime=30,
+    params:
+        archive=archive_source(config),
+        engine=config["engine"],
+        crreject=config["crreject"],
+        crds=config["crds"],
+        dark_dir="resources/cte/darks",
+        cti=True,
+    script:
+        "../scripts/basedark.py"
+
+
+# the CTI-corrected products, named as stis_cti names them (_flc, _crc, _s1c)
+rule recalibrate_cti:
+    input:
+        unpack(science_products),
+        weekdark="results/{obs}/weekdark.fits",
+        references="results/{obs}/references.json",
+    output:
+        flt="results/{obs}/recal_cti/{obs}_flc.fits",
+        crj="results/{obs}/recal_cti/{obs}_crc.fits",
+        sx1="results/{obs}/recal_cti/{obs}_s1c.fits",
+    log:
+        "logs/{obs}/recalibrate_cti.log",
+    benchmark:
+        "benchmarks/{obs}/recalibrate_cti.tsv"
+    conda:
+        "../envs/stisdarks.yaml"
+    resources:
+        mem_mb=600,
+        runtime=30,
+    params:
+        # the PCTETAB is the weekdark's (the darks' and the science's correction agree)
+        calibrator="cti",
+    script:
+        "../scripts/recalibrate.py"
+
+
+rule recalibrate_cti_image:
+    input:
+        unpack(science_products),
+        weekdark="results/{obs}/weekdark.fits",
+        references="results/{obs}/references.json",
+    output:
+        flt="results/{obs}/recal_cti_image/{obs}_flc.fits",
+        crj="results/{obs}/recal_cti_image/{obs}_crc.fits",
+    log:
+        "logs/{obs}/recalibrate_cti_image.log",
+    benchmark:
+        "benchmarks/{obs}/recalibrate_cti_image.tsv"
+    conda:
+        "../envs/stisdarks.yaml"
+    resources:
+        mem_mb=600,
+        runtime=30,
+    params:
+        # the PCTETAB is the weekdark's (the darks' and the science's correction agree)
+        calibrator="cti",
+    script:
+        "../scripts/recalibrate.py"

@@ -1,0 +1,105 @@
+"""CTI correction in the workflow (``cti: true``; docs/cti.md), run by Snakemake.
+
+Without hstcal the workflow must refuse ``cti`` before any job (the science path runs
+``basic2d`` and ``calstis``). With hstcal: a target stis_cti cannot serve (the small demo's
+128-row subarray) stops or runs without CTI correction as ``cti.unsupported`` says; and
+(marked ``cti``: minutes of CPU, run by ``.ci/run`` apart from the suite) a full-frame target
+gets its darks corrected one job each, the CTI basedark and weekdark with stis_cti's
+keywords, and ``_flc``/``_crc``/``_s1c`` products corrected for CTI.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+from astropy.io import fits
+
+from stisdarks.cti import PCTE_KEYWORDS
+
+from workflow_helpers import copy_workflow, demo_config, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+needs_hstcal = pytest.mark.skipif(
+    shutil.which("cs0.e") is None, reason="hstcal's cs0.e is not on PATH"
+)
+
+OBS = "odemo1010"
+
+
+def _errors(proc) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("stisdarks: error:")]
+
+
+def test_cti_without_hstcal_stops_before_any_job(tmp_path):
+    work = copy_workflow(tmp_path / "w")
+    demo_config(work, cti={"enabled": True})
+    proc = snakemake(work, "--configfile", "test.yaml", "--cores", "2", check=False, hstcal=False)
+    errors = _errors(proc)
+    assert proc.returncode != 0 and len(errors) == 1, proc.stderr[-3000:]
+    assert "cti: the CTI-corrected recalibration needs hstcal's cs0.e" in errors[0]
+    assert not (work / "resources").exists() and not (work / "results").exists()
+
+
+@needs_hstcal
+def test_a_target_stis_cti_cannot_serve_stops_or_runs_without(demo_run, tmp_path):
+    work = tmp_path / "w"
+    shutil.copytree(demo_run, work, symlinks=True)
+    basedark = next((work / "results/periods").glob("*/basedark.fits"))
+    built = basedark.stat().st_mtime_ns
+
+    demo_config(work, name="stop.yaml", cti={"enabled": True, "unsupported": "stop"})
+    proc = snakemake(work, "--configfile", "stop.yaml", "--cores", "2", check=False)
+    errors = _errors(proc)
+    assert proc.returncode != 0 and len(errors) == 1, proc.stderr[-3000:]
+    assert f"{OBS}: stis_cti cannot correct it for CTI (a subarray (128 rows))" in errors[0]
+    assert "set cti: false" in errors[0]
+
+    demo_config(work, name="without.yaml", cti={"enabled": True})  # cti.unsupported: without
+    proc = snakemake(work, "--configfile", "without.yaml", "--cores", "2")
+    assert "processed without CTI correction" in proc.stdout + proc.stderr
+    summary = json.loads((work / f"results/{OBS}/summary.json").read_text())
+    assert summary["cti"] == {"darks": False, "science": False, "refusal": "a subarray (128 rows)"}
+    assert not (work / "resources/cte").exists(), "darks were corrected for a refused target"
+    assert basedark.stat().st_mtime_ns == built, "the uncorrected basedark was rebuilt"
+
+
+@pytest.mark.cti
+@needs_hstcal
+def test_full_frame_target_is_corrected_for_cti_one_job_per_dark(tmp_path):
+    work = copy_workflow(tmp_path / "w")
+    config = demo_config(work, cti={"enabled": True, "unsupported": "stop"}, engine="native")
+    data = yaml.safe_load(config.read_text())
+    data["archive"]["demo"].update(size=1024, n_darks=4)  # stis_cti corrects full frames only
+    data["darks"]["week_days"] = 30
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = snakemake(work, "--configfile", "test.yaml", "--cores", "2", timeout=3000)
+    text = proc.stdout + proc.stderr
+    darks = sorted((work / "resources/archive/darks").glob("*_flt.fits"))
+    corrected = sorted((work / "resources/cte/darks").glob("*_cte.fits"))
+    assert [p.name.replace("_cte", "_flt") for p in corrected] == [p.name for p in darks]
+    assert text.count("rule cte_dark:") == len(darks), "one job per dark"
+    for path in corrected:
+        assert fits.getval(path, "PCTECORR") == "COMPLETE"
+    basedark = next((work / "results/periods").glob("*/cti/basedark.fits"))
+    weekdark = work / f"results/{OBS}/weekdark.fits"
+    last = fits.getheader(corrected[-1])
+    for product in (basedark, weekdark):
+        header = fits.getheader(product)
+        assert {k: header[k] for k in PCTE_KEYWORDS} == {k: last[k] for k in PCTE_KEYWORDS}
+    assert fits.getval(weekdark, "BASEDARK") == basedark.name
+    assert [fits.getval(p, "FILENAME") for p in (basedark, weekdark)] == [
+        p.name for p in (basedark, weekdark)
+    ]
+    recal = work / f"results/{OBS}/recal_cti"
+    for kind in ("flc", "crc", "s1c"):
+        header = fits.getheader(recal / f"{OBS}_{kind}.fits")
+        assert header["PCTECORR"] == "COMPLETE" and header["DARKFILE"].endswith("weekdark.fits")
+    summary = json.loads((work / f"results/{OBS}/summary.json").read_text())
+    assert summary["cti"] == {"darks": True, "science": True, "refusal": None}
+    assert summary["calibrator"] == "cti"
+    # a rerun corrects nothing again
+    proc = snakemake(work, "--configfile", "test.yaml", "-n")
+    assert planned_jobs(proc) == {}, proc.stdout[-2000:]

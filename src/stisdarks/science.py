@@ -41,7 +41,8 @@ def _first_sci_header(hdul: fits.HDUList) -> fits.Header:
 
 
 def raw_facts(raw: os.PathLike) -> dict[str, Any]:
-    """What the ``_raw`` alone tells: the observation, its timing and its CCD readout.
+    """What the ``_raw`` alone tells: the observation, its timing, its CCD readout, and
+    whether stis_cti can correct it for CTI (``cti_refusal``: :func:`stisdarks.cti.cti_refusal`).
 
     The part of :func:`science_facts` that needs no calibrated product (``ATODGAIN`` and
     ``READNSE`` of a ``_raw`` are 0 until calstis fills them in from the CCDTAB).
@@ -51,6 +52,8 @@ def raw_facts(raw: os.PathLike) -> dict[str, Any]:
     StisDarksError
         If the observation is not a STIS CCD observation.
     """
+    from stisdarks.cti import cti_refusal
+
     with fits.open(raw) as hraw:
         p = hraw[0].header
         sci = _first_sci_header(hraw)
@@ -92,6 +95,8 @@ def raw_facts(raw: os.PathLike) -> dict[str, Any]:
             "crrejtab": str(p.get("CRREJTAB", "")).strip(),
             "biasfile": str(p.get("BIASFILE", "")).strip(),
             "pfltfile": str(p.get("PFLTFILE", "")).strip(),
+            # why stis_cti cannot correct this observation for CTI (None: it can)
+            "cti_refusal": cti_refusal(p, sci),
         }
     return facts
 
@@ -126,12 +131,7 @@ def science_facts(raw: os.PathLike, *calibrated: os.PathLike) -> dict[str, Any]:
     StisDarksError
         If the observation is not a STIS CCD observation.
     """
-    from stisdarks.cti import cti_refusal
-
     facts = raw_facts(raw)
-    with fits.open(raw) as hraw:
-        # why stis_cti cannot correct this observation for CTI (None: it can)
-        facts["cti_refusal"] = cti_refusal(hraw[0].header, _first_sci_header(hraw))
     if not calibrated:
         raise TypeError("science_facts needs at least one calibrated product (_flt, _crj or _sx1)")
     for path in calibrated:

@@ -579,7 +579,7 @@ def recalibrate(
     from astropy.io import fits
 
     from stisdarks import __version__
-    from stisdarks.calibrators import calibrator_module, resolve_calibrator
+    from stisdarks.calibrators import recalibrate_to
     from stisdarks.engines.common import VERSION_KEYWORD
     from stisdarks.summary import CALIBRATOR_KEYWORD
 
@@ -598,29 +598,22 @@ def recalibrate(
             "(no _sx1) is recalibrated into its _flt and _crj only"
         )
     refs = read_json(references_json)
-    if calibrator == "cti":
-        from stisdarks.calibrators import cti as module
-
-        chosen = "cti"
-    else:
-        chosen = resolve_calibrator(calibrator)
-        module = calibrator_module(chosen)
     crj = Path(outputs["crj"])
     crj.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".tmp-{crj.stem}-", suffix=crj.suffix, dir=crj.parent))
     try:
-        written = module.recalibrate(
+        chosen, written = recalibrate_to(
+            {kind: scratch / Path(path).name for kind, path in outputs.items()},
             products["raw"],
             products["flt"],
             products["crj"],
             products["sx1"] if "sx1" in outputs else None,
             weekdark_fits,
             refs["pipeline_dark"],
-            {kind: scratch / Path(path).name for kind, path in outputs.items()},
+            calibrator=calibrator,
             oref_dir=refs["oref"],
-            wav=products.get("wav"),
             obs_id=obs_id,
-            new_name=f"{obs_id}_weekdark.fits",  # DARKFILE of the products, whichever calibrator
+            wav=products.get("wav"),
         )
         for kind in outputs:
             hdul = fits.open(written[kind], mode="update")

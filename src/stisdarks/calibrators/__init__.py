@@ -23,13 +23,15 @@ Each calibrator is a module of this package exposing one function with the same 
     recalibrate(raw, flt, crj, sx1, weekdark, pipeline_dark, out, *, oref_dir, wav, obs_id,
                 new_name) -> dict[str, Path]
 
-(``out``: product kind → destination; ``sx1`` None for an image). :func:`recalibrate`
-resolves the calibrator and calls the chosen module, imported on first use. Adding a
+(``out``: product kind → destination; ``sx1`` None for an image). :func:`recalibrate_to`
+(and :func:`recalibrate`, into a directory) resolves the calibrator and calls the chosen
+module, imported on first use. Adding a
 calibrator: a module here with that function, and one line in ``REGISTRY``.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from types import ModuleType
@@ -42,8 +44,10 @@ __all__ = [
     "NEEDS_HSTCAL",
     "INTERFACE",
     "calibrator_module",
+    "chosen_calibrator",
     "resolve_calibrator",
     "recalibrate",
+    "recalibrate_to",
 ]
 
 #: the calibrators: name → (its module in this package, whether it needs hstcal's ``cs0.e``);
@@ -75,6 +79,47 @@ def calibrator_module(name: str) -> ModuleType:
     return REGISTRY.module(name)
 
 
+def chosen_calibrator(calibrator: str) -> tuple[str, ModuleType]:
+    """The calibrator ``calibrator`` stands for, and its module.
+
+    A ``calibrator:`` choice is resolved (:func:`resolve_calibrator`); ``cti`` is stis_cti's
+    CTI-corrected path (:mod:`.cti`), which the workflow chooses for a ``cti: true`` target
+    and which is not a ``calibrator:`` choice.
+    """
+    if calibrator == "cti":
+        return "cti", importlib.import_module(".cti", __name__)
+    name = resolve_calibrator(calibrator)
+    return name, calibrator_module(name)
+
+
+def recalibrate_to(
+    out: dict[str, Path],
+    raw: os.PathLike,
+    flt: os.PathLike,
+    crj: os.PathLike,
+    sx1: os.PathLike | None,
+    weekdark: os.PathLike,
+    pipeline_dark: os.PathLike,
+    *,
+    calibrator: str = "auto",
+    oref_dir: os.PathLike | None = None,
+    obs_id: str,
+    wav: os.PathLike | None = None,
+) -> tuple[str, dict[str, Path]]:
+    """Recalibrate with ``weekdark`` into ``out`` (product kind → destination).
+
+    ``calibrator`` as :func:`chosen_calibrator` takes it. Returns the calibrator that ran
+    and the products written. The products' ``DARKFILE`` is ``{obs_id}_weekdark.fits``,
+    whichever calibrator.
+    """
+    name, module = chosen_calibrator(calibrator)
+    written = module.recalibrate(
+        raw, flt, crj, sx1, weekdark, pipeline_dark, out,
+        oref_dir=oref_dir, wav=wav, obs_id=obs_id, new_name=f"{obs_id}_weekdark.fits",
+    )  # fmt: skip
+    return name, written
+
+
 def recalibrate(
     raw: os.PathLike,
     flt: os.PathLike,
@@ -101,9 +146,7 @@ def recalibrate(
     outdir.mkdir(parents=True, exist_ok=True)
     kinds = ("flt", "crj", "sx1") if sx1 is not None else ("flt", "crj")
     out = {k: outdir / f"{obs_id}_{k}.fits" for k in kinds}
-    chosen = calibrator_module(resolve_calibrator(calibrator))
-    return chosen.recalibrate(
-        raw, flt, crj, sx1, weekdark, pipeline_dark, out,
-        oref_dir=oref_dir, wav=wav, obs_id=obs_id,
-        new_name=f"{obs_id}_weekdark.fits",  # DARKFILE of the products, whichever calibrator
-    )  # fmt: skip
+    return recalibrate_to(
+        out, raw, flt, crj, sx1, weekdark, pipeline_dark,
+        calibrator=calibrator, oref_dir=oref_dir, obs_id=obs_id, wav=wav,
+    )[1]  # fmt: skip

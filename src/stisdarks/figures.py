@@ -166,6 +166,18 @@ def choose_zoom(
     )
 
 
+#: a recalibrated product's name in the figures: stis_cti's for a CTI-corrected one
+_CTI_NAMES = {"_crj": "_crc", "_sx1": "_s1c"}
+
+
+def _recal_label(path: os.PathLike, kind: str) -> str:
+    """``recalibrated _crj (weekdark)``, or ``CTI-corrected _crc (CTI weekdark)`` when the
+    product was corrected for CTI (``PCTECORR = COMPLETE``, :mod:`stisdarks.calibrators.cti`)."""
+    if str(fits.getheader(path, 0).get("PCTECORR", "")).strip() == "COMPLETE":
+        return f"CTI-corrected {_CTI_NAMES[kind]} (CTI weekdark)"
+    return f"recalibrated {kind} (weekdark)"
+
+
 def plot_crj_comparison(
     path: os.PathLike,
     pipeline_crj: os.PathLike,
@@ -183,7 +195,7 @@ def plot_crj_comparison(
     fig, axes = plt.subplots(1, 3, figsize=(15, 5), sharey=True)
     for ax, data, label in (
         (axes[0], old, "pipeline _crj"),
-        (axes[1], new, "recalibrated _crj (weekdark)"),
+        (axes[1], new, _recal_label(recal_crj, "_crj")),
     ):
         im = ax.imshow(
             data[ys, xs],
@@ -255,7 +267,7 @@ def plot_image_comparison(
     fig, axes = plt.subplots(1, 3, figsize=(15, 5), sharey=True)
     panels = (
         (axes[0], old, removed, "tab:red", f"pipeline _crj: {n_before} hot pixels (removed circled)"),
-        (axes[1], new, after, "tab:orange", f"recalibrated _crj (weekdark): {n_after} left (circled)"),
+        (axes[1], new, after, "tab:orange", f"{_recal_label(recal_crj, '_crj')}: {n_after} left (circled)"),
     )  # fmt: skip
     for ax, data, marked, colour, label in panels:
         im = ax.imshow(data[ys, xs], origin="lower", cmap="gray", norm=norm, extent=extent,
@@ -294,7 +306,7 @@ def plot_spectra(path: os.PathLike, pipeline_sx1: os.PathLike, recal_sx1: os.Pat
         unit = h1[1].columns["FLUX"].unit or "erg/s/cm²/Å"
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7), sharex=True, height_ratios=[2, 1])
     ax1.plot(wave, f1, lw=0.8, color="tab:red", label="pipeline _sx1")
-    ax1.plot(wave, f2, lw=0.8, color="tab:blue", label="recalibrated with the weekdark")
+    ax1.plot(wave, f2, lw=0.8, color="tab:blue", label=_recal_label(recal_sx1, "_sx1"))
     ax1.set_ylabel(f"flux ({unit})")
     ax1.legend()
     lo, hi = np.nanpercentile(np.concatenate([f1, f2]), [1, 99.5])

@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from stisdarks.runner import check_workflow_config, jobs_import_from
+from stisdarks.runner import check_workflow_config, end_promptly, jobs_import_from
 
 min_version("9.0")
 
@@ -62,3 +62,12 @@ rule all:
     default_target: True
     input:
         all_outputs,
+
+
+# End the run when its last job ends, not a second later (see stisdarks.runner.end_promptly).
+onsuccess:
+    end_promptly()
+
+
+onerror:
+    end_promptly()

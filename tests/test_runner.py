@@ -52,3 +52,18 @@ def test_jobs_import_from_puts_the_checkout_first(monkeypatch, tmp_path):
     monkeypatch.delenv("PYTHONPATH")
     jobs_import_from(str(tmp_path / "src"))
     assert os.environ["PYTHONPATH"] == str(tmp_path / "src")
+
+
+def test_end_promptly_cancels_pending_timers():
+    """The Snakefile's onsuccess/onerror cancel Snakemake's pending re-scheduling timers: a
+    non-daemon Timer would otherwise hold the interpreter open until it fires."""
+    import threading
+
+    from stisdarks.runner import end_promptly
+
+    fired = threading.Event()
+    timer = threading.Timer(60.0, fired.set)
+    timer.start()
+    assert end_promptly() >= 1
+    timer.join(timeout=10.0)
+    assert not timer.is_alive() and not fired.is_set()

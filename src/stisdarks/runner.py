@@ -30,6 +30,7 @@ __all__ = [
     "os_error_message",
     "run_stage",
     "check_workflow_config",
+    "end_promptly",
 ]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -170,3 +171,25 @@ def jobs_import_from(src: str) -> None:
     """
     current = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, current) if p)
+
+
+def end_promptly() -> int:
+    """Cancel the timers Snakemake's job-rate limiter leaves pending, so the run ends at once.
+
+    Snakemake 9 arms a ``threading.Timer`` of ``--max-jobs-per-timespan``'s span (1 s by
+    default) after each scheduling pass, to look again for jobs the rate limit held back.
+    These timers are not daemons: Python waits for the last one before it exits, so a run
+    that executed anything used to end up to a second after its last job. The ``Snakefile``
+    calls this from ``onsuccess`` and ``onerror``, when the scheduler needs them no more.
+
+    Returns
+    -------
+    int
+        The number of timers cancelled.
+    """
+    import threading
+
+    pending = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+    for timer in pending:
+        timer.cancel()
+    return len(pending)

@@ -3,30 +3,27 @@
 
 rule demo_archive:
     output:
-        os.path.join(config["archive"]["root"], "index.csv"),
+        os.path.join(config["archive"]["root"], "{part}", "index.csv"),
     log:
-        "logs/demo_archive.log",
+        "logs/demo_archive_{part}.log",
     benchmark:
-        "benchmarks/demo_archive.tsv"
+        "benchmarks/demo_archive_{part}.tsv"
+    wildcard_constraints:
+        part="science|darks",
     conda:
         "../envs/stisdarks.yaml"
     resources:
         mem_mb=600,
         runtime=30,
     params:
-        size=config["archive"]["demo"]["size"],
-        n_darks=config["archive"]["demo"]["n_darks"],
-        seed=config["archive"]["demo"]["seed"],
-        obs_id=config["archive"]["demo"]["obs_id"],
-        science=config["archive"]["demo"]["science"],
-        programme=config["archive"]["demo"]["programme"],
+        settings=demo_half_settings,
     script:
         "../scripts/demo_archive.py"
 
 
 rule download_science:
     input:
-        archive_ready,
+        generated_archive("science"),
     output:
         **{k: f"resources/archive/{{obs}}/{{obs}}_{k}.fits" for k in BASE_KINDS},
     log:
@@ -46,7 +43,7 @@ rule download_science:
 # a spectrum's wavecal and pipeline extraction (not asked for an image)
 rule download_spectrum:
     input:
-        archive_ready,
+        generated_archive("science"),
     output:
         **{k: f"resources/archive/{{obs}}/{{obs}}_{k}.fits" for k in SPECTRUM_KINDS},
     log:
@@ -65,7 +62,7 @@ rule download_spectrum:
 
 rule references:
     input:
-        archive_ready,
+        generated_archive("science"),
         raw="resources/archive/{obs}/{obs}_raw.fits",
         flt="resources/archive/{obs}/{obs}_flt.fits",
     output:

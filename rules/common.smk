@@ -139,12 +139,37 @@ def summaries(wildcards=None):
     return [f"results/{obs}/summary.json" for obs in targets()]
 
 
-def archive_ready(wildcards=None):
-    """The generated demo archive, when the config asks for one (ancient: never a reason to refetch)."""
-    acfg = config["archive"]
-    if acfg["kind"] == "local" and acfg["demo"]["generate"]:
-        return ancient(os.path.join(acfg["root"], "index.csv"))
-    return []
+def generated_archive(*halves):
+    """Input function: the halves (``science``, ``darks``) of the generated demo archive that
+    a job reads, when the config asks for one (ancient: never a reason to refetch)."""
+
+    def ready(wildcards=None):
+        acfg = config["archive"]
+        if acfg["kind"] == "local" and acfg["demo"]["generate"]:
+            return [ancient(os.path.join(acfg["root"], h, "index.csv")) for h in halves]
+        return []
+
+    return ready
+
+
+def demo_half_settings(wildcards):
+    """The ``archive.demo`` settings the ``{part}`` half of the demo archive is made from: the
+    darks half reads none of the science's, so changing those regenerates the science alone.
+    """
+    demo = config["archive"]["demo"]
+    settings = {k: demo[k] for k in ("size", "n_darks", "seed")}
+    if wildcards.part == "darks":
+        second = (demo.get("programme") or {}).get("second_period_darks", 0)
+        return {
+            **settings,
+            "programme": {"second_period_darks": second} if second else {},
+        }
+    return {
+        **settings,
+        "obs_id": demo["obs_id"],
+        "science": demo["science"],
+        "programme": demo["programme"],
+    }
 
 
 def science_products(wildcards):

@@ -6,6 +6,7 @@
 rule period_darks:
     input:
         unpack(period_inputs),
+        archive=generated_archive("darks"),
     output:
         "results/periods/{period}/darks.csv",
     log:

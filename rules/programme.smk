@@ -4,7 +4,7 @@
 
 checkpoint programme:
     input:
-        archive_ready,
+        generated_archive("science", "darks"),
         dataset_list,
     output:
         "results/programmes/{programme}/programme.csv",

@@ -16,7 +16,6 @@ Only 127.0.0.1 is used; the server stops with the fixture.
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 import json
 import threading
@@ -26,6 +25,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import astroquery.mast
+
+from stisdarks.archive.local import read_index
 
 DATA = Path(astroquery.mast.__file__).parent / "tests" / "data"
 CAOM_FIELDS = json.loads((DATA / "caom.json").read_text())["fields"]
@@ -52,9 +53,8 @@ class MastState:
             return self.faults[key].pop(0) if self.faults[key] else None
 
     def add_archive(self, root: Path) -> None:
-        """Publish a synthetic archive (its ``index.csv``) as MAST observations and products."""
-        with open(root / "index.csv", newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        """Publish a synthetic archive (its index) as MAST observations and products."""
+        rows = read_index(root)
         obsids = {}
         for row in rows:
             obs_id = row["obs_id"]

@@ -8,7 +8,6 @@ recalibration equals calstis' to the tolerances the spectra get (``docs/imaging.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ from astropy.io import fits
 from product_checks import IMAGE_SET_KEYS, assert_calstis_products, assert_recalibrations_agree
 
 from stisdarks import stages
+from stisdarks.archive.local import read_index
 from stisdarks.darkswap import dark_scale_factor
 from stisdarks.science import science_facts
 from stisdarks.summary import image_hot_pixels, image_noise
@@ -88,11 +88,10 @@ def workdir(root, weekdark, tmp_path_factory) -> Path:
 
 # ------------------------------------------------------------------ the synthetic image
 def test_image_products_headers_and_index(root):
-    assert sorted(p.name for p in (root / "science").iterdir()) == [
+    assert sorted(p.name for p in (root / "science").glob("*.fits")) == [
         f"{OBS}_{k}.fits" for k in ("crj", "flt", "raw")
     ]
-    with open(root / "index.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["obs_id"] == OBS]
+    rows = [r for r in read_index(root) if r["obs_id"] == OBS]
     assert sorted(r["kind"] for r in rows) == ["crj", "flt", "raw"]
     assert {(r["obstype"], r["obsmode"], r["target"]) for r in rows} == {
         ("IMAGING", "ACCUM", "SYNTH-FIELD")
@@ -183,7 +182,11 @@ def test_native_recalibration_removes_the_weekdark_hot_pixels(root, truth, workd
         planted[hot["y"], hot["x"]] = True
     assert np.count_nonzero(before & planted) >= 15
     assert np.count_nonzero(after & planted) <= 1
-    assert np.count_nonzero(after & ~before) == 0
+    # nothing new is made hot; the detector keeps local maxima, so a spike beside a removed hot
+    # pixel (a cosmic ray in both images, say) is found once the hot pixel no longer hides it
+    for y, x in zip(*np.nonzero(after & ~before), strict=True):
+        assert new[y, x] == old[y, x], (y, x)
+        assert planted[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].any(), (y, x)
 
 
 def test_an_sx1_output_needs_an_sx1(root, workdir, weekdark):

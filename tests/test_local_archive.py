@@ -155,3 +155,17 @@ def test_a_period_job_fetches_its_darks_and_the_superdarks_find_them(root, tmp_p
     period_darks(archive, tmp_path / "period.json", tmp_path / "science.json", darks_csv,
                  exptime=1100, exptime_tolerance=1, dark_dir=dark_dir)  # fmt: skip
     assert paths[2].is_file() and all(p.stat().st_mtime_ns == t for p, t in mtimes.items())
+
+
+def test_read_index_root_file_or_one_per_directory(tmp_path):
+    """An index at the root wins; else the index of each directory below it, together."""
+    from stisdarks.archive.local import read_index
+
+    root = tmp_path / "a"
+    assert read_index(root) is None
+    for sub, obs in (("x", "o1"), ("y", "o2")):
+        (root / sub).mkdir(parents=True)
+        (root / sub / "index.csv").write_text(f"obs_id,kind\n{obs},raw\n")
+    assert [r["obs_id"] for r in read_index(root)] == ["o1", "o2"]
+    (root / "index.csv").write_text("obs_id,kind\no3,flt\n")
+    assert [r["obs_id"] for r in read_index(root)] == ["o3"]

@@ -7,9 +7,11 @@ them must not.
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
+import yaml
 
 from workflow_helpers import demo_config, planned_jobs, snakemake
 
@@ -58,3 +60,16 @@ def test_an_edited_setting_reruns_exactly_what_uses_it(demo, case):
         return
     assert planned <= jobs, f"{case}: {sorted(planned - jobs)} would not rerun"
     assert not jobs & untouched, f"{case}: {sorted(jobs & untouched)} would rerun too"
+
+
+def test_a_science_setting_regenerates_the_science_half_alone(demo):
+    """``archive.demo.science`` is read by the science half of the demo archive only: editing
+    it plans that half again, not the month of darks (rule demo_archive, ``{part}``)."""
+    path = demo_config(demo, name="science.yaml")
+    config = yaml.safe_load(path.read_text())
+    demo_settings = config["archive"]["demo"]
+    demo_settings["science"] = {**(demo_settings.get("science") or {}), "ccdgain": 4}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    text = "".join(snakemake(demo, "-n", "--configfile", "science.yaml").stdout)
+    halves = set(re.findall(r"output: \S+/(science|darks)/index\.csv", text))
+    assert halves == {"science"}, f"planned halves: {sorted(halves)}"

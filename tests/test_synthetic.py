@@ -14,6 +14,7 @@ import pytest
 from astropy.io import fits
 from product_checks import assert_calstis_products
 
+from stisdarks.archive.local import read_index
 from stisdarks.crreject import crreject_stack
 from stisdarks.crrejtab import read_crrejtab
 from stisdarks.extraction import box_weights, trace_rows
@@ -36,8 +37,7 @@ def truth(root) -> dict:
 
 @pytest.fixture(scope="module")
 def index(root) -> list[dict]:
-    with open(root / "index.csv", newline="") as fh:
-        return list(csv.DictReader(fh))
+    return read_index(root)
 
 
 def darks_of_period(index, truth) -> list[dict]:
@@ -84,11 +84,14 @@ def test_same_seed_same_arrays_and_complete_archive_is_kept(root, tmp_path):
         fits.getdata(root / "darks/odark003q_flt.fits", 1),
         fits.getdata(other / "darks/odark003q_flt.fits", 1),
     )
-    # idempotent: a complete archive is not regenerated
+    # idempotent: a complete archive is not regenerated, nor a complete half
     stamp = {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file()}
-    os.utime(again / "index.csv")
     generate_archive(again, size=SIZE, n_darks=10, seed=5)
-    assert all(p.stat().st_mtime_ns == t for p, t in stamp.items() if p.name != "index.csv")
+    assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())
+    (again / "science" / "index.csv").unlink()  # the science half incomplete: it alone is redone
+    generate_archive(again, size=SIZE, n_darks=10, seed=5)
+    redone = {p.relative_to(again).parts[0] for p, t in stamp.items() if p.stat().st_mtime_ns != t}
+    assert "darks" not in redone and "science" in redone
 
 
 # ------------------------------------------------------------------ darks
@@ -395,3 +398,21 @@ def test_sx1_is_the_x1d_extraction_of_the_crj(root):
     sens = row["FLUX"] / row["NET"]
     assert np.all(np.isfinite(sens)) and np.all(sens > 0)
     assert abs(row["EXTRLOCY"][512] - (SIZE / 2 + 1)) < 2  # the trace is near the middle
+
+
+def test_the_halves_written_apart_are_the_halves_written_together(tmp_path):
+    """The workflow writes the science and the darks half in two jobs at once: each draws its
+    own random numbers, so the files are the bytes one call writes."""
+    kw = dict(
+        size=64, n_darks=4, seed=11, second_period_darks=2, second_period_obs_ids=("odsec1010",)
+    )
+    together = generate_archive(tmp_path / "together", **kw)
+    apart = tmp_path / "apart"
+    generate_archive(apart, parts=("darks",), **kw)
+    assert sorted(p.name for p in apart.iterdir()) == ["darks"]
+    generate_archive(apart, parts=("science",), **kw)
+    files = sorted(p.relative_to(together) for p in together.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(apart) for p in apart.rglob("*") if p.is_file())
+    assert {"science/index.csv", "darks/index.csv"} <= {f.as_posix() for f in files}
+    for f in files:
+        assert (together / f).read_bytes() == (apart / f).read_bytes(), f

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from stisdarks.archive.local import read_index
+
 from workflow_helpers import REPO, copy_workflow, demo_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
@@ -70,10 +72,10 @@ def test_period_and_dark_selection(demo):
     assert period["source"].startswith("table:")  # the package table knows the notebook's period
     key = period["key"]
     used = (demo / f"results/periods/{key}/darks_used.csv").read_text().splitlines()[1:]
-    index = (demo / "resources/demo_archive/index.csv").read_text()
+    index = read_index(demo / "resources/demo_archive")
     n_good = truth["n_darks"]
     assert len(used) == n_good  # every 1100 s gain-1 amp-D dark of the period, no distractor
-    assert index.count("DARK") > n_good  # the archive does hold distractors
+    assert sum(r["target"] == "DARK" for r in index) > n_good  # the archive holds distractors
     # the week: observation start - 3 days .. period end
     week = (demo / f"results/{OBS}/week.csv").read_text().splitlines()[1:]
     starts = [float(row.split(",")[1]) for row in week]

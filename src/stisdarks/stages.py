@@ -67,14 +67,17 @@ def demo_archive(
     obs_id: str = "odemo1010",
     science: dict[str, Any] | None = None,
     programme: dict[str, Any] | None = None,
+    parts: tuple[str, ...] = ("science", "darks"),
 ) -> Path:
-    """Generate the synthetic demo archive in ``root`` (skipped if already complete).
+    """Generate the synthetic demo archive in ``root``, or some of its halves (``parts``).
 
     ``science`` is the config's ``archive.demo.science`` (``binaxis1``, ``binaxis2``,
     ``ccdgain``, ``rows``), ``programme`` its ``archive.demo.programme`` (the other
     observations of the programme, see :func:`stisdarks.synthetic.generate_archive`).
-    ``root`` belongs to this stage alone: the temporaries an interrupted generation left
-    anywhere in it are removed first.
+    A half already complete is kept. What each half writes belongs to it alone (the
+    darks half: ``darks/``; the science half: ``science/``, ``oref/`` and the files at the
+    root), so the temporaries an interrupted generation left there are removed first, and
+    the two halves run side by side.
     """
     from stisdarks.synthetic import generate_archive
 
@@ -90,15 +93,21 @@ def demo_archive(
         raise ConfigError(
             f"archive.demo.science.rows ({rows}) exceeds archive.demo.size ({size}); lower it"
         )
-    remove_temporaries_in(root, recursive=True)
+    root = Path(root)
+    if "science" in parts:
+        remove_temporaries_in(root)
+        for own in ("science", "oref"):
+            remove_temporaries_in(root / own, recursive=True)
+    if "darks" in parts:
+        remove_temporaries_in(root / "darks", recursive=True)
     log.info(
-        "generating synthetic STIS CCD archive in %s (%d rows, %d darks, seed %d; science %s "
-        "binned %dx%d at gain %d)",
-        root, size, n_darks, seed, obs_id, *binning, gain,
+        "generating the %s of the synthetic STIS CCD archive in %s (%d rows, %d darks, seed %d; "
+        "science %s binned %dx%d at gain %d)",
+        " and ".join(parts), root, size, n_darks, seed, obs_id, *binning, gain,
     )  # fmt: skip
     written = generate_archive(
         root, size=size, n_darks=n_darks, seed=seed, obs_id=obs_id, science_bin=binning,
-        science_gain=gain, science_rows=None if rows is None else int(rows),
+        science_gain=gain, science_rows=None if rows is None else int(rows), parts=tuple(parts),
         **{k: tuple(v) if isinstance(v, list) else v for k, v in (programme or {}).items()},
     )  # fmt: skip
     return Path(written)

@@ -1,8 +1,9 @@
 """The ``local`` archive: a directory of STIS FITS files.
 
-Either the synthetic demo archive (with its ``index.csv``, see
-:mod:`stisdarks.synthetic`), or any directory of files you already downloaded: without
-``index.csv`` the primary headers are scanned once to build the same index. Reference
+Either the synthetic demo archive (an ``index.csv`` in each of its ``science/`` and
+``darks/`` directories, see :mod:`stisdarks.synthetic`), or any directory of files you
+already downloaded, with an ``index.csv`` at its root or none: without an index the
+primary headers are scanned once to build the same one (:func:`read_index`). Reference
 files named ``oref$NAME`` are looked up in ``ROOT/oref/``, anneal periods in
 ``ROOT/anneal_periods.csv``.
 """
@@ -31,7 +32,7 @@ from stisdarks.archive.base import (
 from stisdarks.errors import ArchiveError, InputFileError
 from stisdarks.fitsio import atomic_path, verify_fits
 
-__all__ = ["LocalArchive"]
+__all__ = ["LocalArchive", "read_index"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,26 @@ def _opt_int(value) -> int | None:
 
 def _opt_str(value) -> str | None:
     return None if value in (None, "", "None") else str(value).strip()
+
+
+def read_index(root: str | os.PathLike) -> list[dict] | None:
+    """The rows of a local archive's index, or ``None`` if it has none.
+
+    ``ROOT/index.csv`` if there is one; otherwise the ``index.csv`` of each directory just
+    below the root, together (the synthetic archive writes one per half, ``science/`` and
+    ``darks/``, each by its own job). Each row's ``path`` is relative to the root.
+    """
+    root = Path(root)
+    indexes = (
+        [root / "index.csv"] if (root / "index.csv").is_file() else sorted(root.glob("*/index.csv"))
+    )
+    if not indexes:
+        return None
+    rows: list[dict] = []
+    for index in indexes:
+        with open(index, newline="") as fh:
+            rows.extend(csv.DictReader(fh))
+    return rows
 
 
 class LocalArchive(Archive):
@@ -65,10 +86,9 @@ class LocalArchive(Archive):
 
     # ---------------------------------------------------------------- index
     def _read_index(self) -> list[dict]:
-        index = self.root / "index.csv"
-        if index.is_file():
-            with open(index, newline="") as fh:
-                return list(csv.DictReader(fh))
+        indexed = read_index(self.root)
+        if indexed is not None:
+            return indexed
         rows = [row for path in sorted(self.root.rglob("*.fits")) if (row := self._scan(path))]
         log.info("indexed %d FITS files under %s from their headers", len(rows), self.root)
         return rows

@@ -21,11 +21,12 @@ default the notebook's 2021-04-07 02:35:41 – 2021-05-05 14:00:22):
   (a FUV-MAMA spectrum, a target acquisition, a single exposure);
 - the reference files the headers name (:mod:`.reffiles`): STScI's CRREJTAB, a CCDTAB,
   a BPIXTAB, the bias, the flat and the pipeline dark(s);
-- ``index.csv`` (one row per file, written last: its presence means the archive is
-  complete), ``anneal_periods.csv`` and ``truth.json`` (the hot pixels with their rates
-  and onset times, for tests).
+- ``science/index.csv`` and ``darks/index.csv`` (one row per file of each half, written
+  last: its presence means the half is complete), ``anneal_periods.csv`` and
+  ``truth.json`` (the hot pixels with their rates and onset times, for tests).
 
-Everything is deterministic for a given seed.
+Everything is deterministic for a given seed. The two halves (science and darks) can be
+written apart, by two processes at once, and are the same as when written together.
 """
 
 from stisdarks.synthetic.archive import (

@@ -6,7 +6,7 @@ import csv
 import json
 import logging
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +17,25 @@ from stisdarks.engines.common import DARK_VS_T, REF_TEMP
 from stisdarks.fitsio import atomic_path
 from stisdarks.synthetic import reffiles
 from stisdarks.synthetic.darks import DARK_EXPTIME, write_dark_flt
-from stisdarks.synthetic.detector import ATODGAIN, DARK_FLOOR, dark_frame, hot_pixel_population
+from stisdarks.synthetic.detector import (
+    ATODGAIN,
+    DARK_FLOOR,
+    HotPixels,
+    dark_frame,
+    hot_pixel_population,
+)
 from stisdarks.synthetic.geometry import Geometry
 from stisdarks.synthetic.science import Scene, ScienceMode, write_science
 from stisdarks.synthetic.spectrum import trace_of
 
-__all__ = ["DEFAULT_OBS_ID", "INDEX_COLUMNS", "PERIOD_START", "PERIOD_END", "generate_archive"]
+__all__ = [
+    "DEFAULT_OBS_ID",
+    "INDEX_COLUMNS",
+    "PARTS",
+    "PERIOD_START",
+    "PERIOD_END",
+    "generate_archive",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +46,8 @@ PIPELINE_DARK_AGE = 10.0  # days before the observation
 SCIENCE_PROPOSAL = 16196  # the science's PROPOSID (the darks are the dark monitor's, 16511)
 SECOND_PERIOD_END = "2021-06-02 10:00:00"  # the end of the synthetic second anneal period
 SECOND_PIPELINE_DARK = "syn_pipe_drk2.fits"
+#: the halves of the archive, each written whole by one call (one workflow job each)
+PARTS = ("science", "darks")
 INDEX_COLUMNS = [
     "obs_id", "kind", "filename", "path", "instrument", "detector", "target", "start_mjd", "end_mjd",
     "exptime", "ccdgain", "ccdamp", "binaxis1", "binaxis2", "proposid", "size", "obstype", "obsmode",
@@ -87,8 +102,9 @@ def generate_archive(
     second_period_darks: int = 0,
     second_period_obs_ids: tuple[str, ...] = (),
     unprocessable: bool = False,
+    parts: tuple[str, ...] = PARTS,
 ) -> Path:
-    """Write a complete synthetic archive into ``root`` (kept if already complete).
+    """Write a synthetic archive into ``root``: its science half, its darks half, or both.
 
     Parameters
     ----------
@@ -137,17 +153,23 @@ def generate_archive(
         Also list observations of the programme that no custom dark can serve: a
         FUV-MAMA spectrum, a target acquisition and a single CCD exposure (no ``_crj``).
 
+    parts : tuple of str
+        Which halves to write (:data:`PARTS`): ``"science"`` (reference files, science
+        observations, ``anneal_periods.csv``, ``truth.json``; listed in
+        ``science/index.csv``) and ``"darks"`` (the darks, listed in ``darks/index.csv``).
+        Each half draws its own random numbers from ``seed`` (the hot pixels, dark floor
+        and bad pixels they share are drawn alike by both), so the halves can be written by
+        two processes at once and agree; a half whose index exists is complete and kept.
+
     Returns
     -------
     Path
         ``root``.
     """
     root = Path(root)
-    if (root / "index.csv").is_file():
-        log.info("synthetic archive %s is complete; kept", root)
-        return root
-    rng = np.random.default_rng(seed)
-    geometry = Geometry(size)
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"parts must be among {PARTS}, got {unknown}")
     if science_gain not in ATODGAIN:
         raise ValueError(f"science_gain must be one of {sorted(ATODGAIN)}, got {science_gain}")
     mode = ScienceMode(Geometry(science_rows or size, bin=tuple(science_bin)), gain=science_gain)
@@ -155,64 +177,137 @@ def generate_archive(
         raise ValueError(
             f"science_rows ({science_rows}) must not exceed the archive's rows ({size})"
         )
-    shape = geometry.shape
-    start, end = _mjd(period_start), _mjd(period_end)
+    todo = [part for part in PARTS if part in parts and not (root / part / "index.csv").is_file()]
+    if not todo:
+        log.info("synthetic archive %s (%s) is complete; kept", root, " and ".join(parts))
+        return root
+    world = _world(seed, Geometry(size), (period_start, period_end), n_hot, second_period_darks)
+    log.info(
+        "synthetic archive: %d darks of %dx%d, %d hot pixels; writing its %s",
+        n_darks, world.geometry.shape[1], world.geometry.shape[0], world.first.hot.y.size,
+        " and ".join(todo),
+    )  # fmt: skip
+    if "darks" in todo:
+        _write_darks_half(root, world, n_darks)
+    if "science" in todo:
+        _write_science_half(
+            root, world, mode, size=size, n_darks=n_darks, seed=seed, obs_id=obs_id,
+            extra_obs_ids=extra_obs_ids, science_kind=science_kind, image_obs_ids=image_obs_ids,
+            second_period_obs_ids=second_period_obs_ids, unprocessable=unprocessable,
+        )  # fmt: skip
+    log.info("synthetic archive written to %s (%s)", root, " and ".join(todo))
+    return root
+
+
+@dataclass(frozen=True)
+class _Period:
+    """What both halves of the archive know of one anneal period (MJDs, hot pixels)."""
+
+    start_iso: str
+    end_iso: str
+    start: float
+    end: float
+    obs_mjd: float
+    pipe_mjd: float
+    hot: HotPixels
+    n_darks: int = 0
+
+
+@dataclass(frozen=True)
+class _World:
+    """The state both halves share, and each half's own random numbers."""
+
+    geometry: Geometry
+    trace: np.ndarray
+    floor: np.ndarray
+    bad: reffiles.BadPixels
+    first: _Period
+    second: _Period | None
+    rngs: dict[str, np.random.Generator]
+
+
+def _world(seed, geometry, period, n_hot, second_period_darks) -> _World:
+    """Draw the shared state from ``seed`` (the same in both halves) and seed each half."""
+    shared, darks, science, shared2, darks2, science2 = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
+    )
+    start, end = _mjd(period[0]), _mjd(period[1])
     obs_mjd = end - 1.5 / 24.0
     pipe_mjd = obs_mjd - PIPELINE_DARK_AGE
-    for sub in ("darks", "science", "oref"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    oref = root / "oref"
-    index = _Index(root)
-
     trace = trace_of(geometry)
     hot = hot_pixel_population(
-        rng, shape, start, end, trace_rows=trace, obs_mjd=obs_mjd, pipe_mjd=pipe_mjd,
+        shared, geometry.shape, start, end, trace_rows=trace, obs_mjd=obs_mjd, pipe_mjd=pipe_mjd,
         n_at_anneal=n_hot,
     )  # fmt: skip
-    floor = DARK_FLOOR * (1.0 + 0.1 * rng.standard_normal(shape)).clip(0.5, 1.5)
+    floor = DARK_FLOOR * (1.0 + 0.1 * shared.standard_normal(geometry.shape)).clip(0.5, 1.5)
     # the BPIXTAB knows the strongest hot pixels of an earlier anneal period
     old = hot.onset < start
     strongest = np.argsort(hot.rate[old])[-20:]
-    bad = reffiles.bad_pixel_table(rng, geometry, (hot.y[old][strongest], hot.x[old][strongest]))
+    bad = reffiles.bad_pixel_table(shared, geometry, (hot.y[old][strongest], hot.x[old][strongest]))
+    second = None
+    if second_period_darks > 0:  # the anneal cured the first period's hot pixels
+        start2, end2 = end, _mjd(SECOND_PERIOD_END)
+        obs2 = start2 + 0.5 * (end2 - start2)
+        hot2 = hot_pixel_population(
+            shared2, geometry.shape, start2, end2, trace_rows=trace, obs_mjd=obs2,
+            pipe_mjd=obs2 - PIPELINE_DARK_AGE, n_at_anneal=n_hot,
+        )  # fmt: skip
+        second = _Period(period[1], SECOND_PERIOD_END, start2, end2, obs2, obs2 - PIPELINE_DARK_AGE,
+                         hot2, second_period_darks)  # fmt: skip
+    rngs = {"darks": darks, "science": science, "darks2": darks2, "science2": science2}
+    first = _Period(*period, start, end, obs_mjd, pipe_mjd, hot)
+    return _World(geometry, trace, floor, bad, first, second, rngs)
 
-    log.info(
-        "synthetic archive: %d darks of %dx%d, %d hot pixels",
-        n_darks,
-        shape[1],
-        shape[0],
-        hot.y.size,
-    )
-    last_end = _mjd(SECOND_PERIOD_END) if second_period_darks > 0 else end
-    # --- darks of the period (two per day, like the dark monitor), and distractors
+
+def _write_darks_half(root: Path, world: _World, n_darks: int) -> None:
+    """The darks: the period's long darks, distractors, a second period's darks; darks/index.csv."""
+    (root / "darks").mkdir(parents=True, exist_ok=True)
+    index = _Index(root)
+    rng, geometry, first = world.rngs["darks"], world.geometry, world.first
     starts = _write_period_darks(
-        rng, root, index, geometry, floor, hot, bad, start, end, n_darks, "odark"
-    )
+        rng, root, index, geometry, world.floor, first.hot, world.bad, first.start, first.end,
+        n_darks, "odark",
+    )  # fmt: skip
+    last_end = world.second.end if world.second else first.end
     distractors = [
         ("odsht", 60.0, 1, "D", starts[:3] + 0.2),  # short darks
         ("odgn4", DARK_EXPTIME, 4, "D", starts[:3] + 0.3),  # gain 4
         ("odamp", DARK_EXPTIME, 1, "A", starts[:2] + 0.4),  # amplifier A
-        (
-            "odout",
-            DARK_EXPTIME,
-            1,
-            "D",
-            np.array([start - 0.6, last_end + 0.3]),
-        ),  # outside the periods
+        ("odout", DARK_EXPTIME, 1, "D", np.array([first.start - 0.6, last_end + 0.3])),  # outside
     ]
     for prefix, exptime, gain, amp, times in distractors:
         for i, t0 in enumerate(times):
             name = f"{prefix}{i:03d}q"
-            frame = dark_frame(rng, floor + hot.image(shape, t0), 18.0, exptime, gain, bad.dq)
+            frame = dark_frame(rng, world.floor + first.hot.image(geometry.shape, t0), 18.0, exptime,
+                               gain, world.bad.dq)  # fmt: skip
             path = write_dark_flt(root / "darks" / f"{name}_flt.fits", geometry, frame, start=float(t0),
                                   exptime=exptime, temp=18.0, gain=gain, amp=amp)  # fmt: skip
             index.add(path, name, "flt", "DARK", float(t0), exptime, gain=gain, amp=amp)
+    if world.second:
+        second = world.second
+        _write_period_darks(
+            world.rngs["darks2"], root, index, geometry, world.floor, second.hot, world.bad,
+            second.start, second.end, second.n_darks, "odsec",
+        )  # fmt: skip
+    index.write(root / "darks" / "index.csv")  # last: marks the half complete
 
-    # --- reference files
+
+def _write_science_half(root: Path, world: _World, mode: ScienceMode, *, size, n_darks, seed, obs_id,
+                        extra_obs_ids, science_kind, image_obs_ids, second_period_obs_ids,
+                        unprocessable) -> None:  # fmt: skip
+    """Reference files, science, anneal_periods.csv, truth.json; science/index.csv last."""
+    rng, geometry, first = world.rngs["science"], world.geometry, world.first
+    shape = geometry.shape
+    for sub in ("science", "oref"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    oref = root / "oref"
+    index = _Index(root)
+
     reffiles.write_crrejtab(oref)
     reffiles.write_ccdtab(oref)
-    reffiles.write_bpixtab(oref, bad)
+    reffiles.write_bpixtab(oref, world.bad)
     pipe_dark, dark_header = _write_pipeline_dark(
-        rng, oref, reffiles.DARKFILE, geometry, floor, hot, bad, pipe_mjd
+        rng, oref, reffiles.DARKFILE, geometry, world.floor, first.hot, world.bad, first.pipe_mjd
     )
     flat = (1.0 + 0.01 * rng.standard_normal(shape)).astype(np.float32)
     flat_err = np.full(shape, 0.002, np.float32)
@@ -233,50 +328,59 @@ def generate_archive(
     )  # fmt: skip
     refs = reffiles.Refs(
         dark=pipe_dark, dark_header=dark_header, flat=(flat, flat_err, no_dq),
-        bias=(bias, bias_err, bias_dq), bpix=bad.rows,
+        bias=(bias, bias_err, bias_dq), bpix=world.bad.rows,
     )  # fmt: skip
 
-    # --- the science observations
-    scene = Scene(geometry, trace, floor, hot)
+    scene = Scene(geometry, world.trace, world.floor, first.hot)
 
     def add_science(*args, **kw) -> None:
         index.add(*args, proposid=SCIENCE_PROPOSAL, **kw)
 
-    write_science(root / "science", oref, rng, obs_id, scene, refs, obs_mjd, add_science, mode,
+    write_science(root / "science", oref, rng, obs_id, scene, refs, first.obs_mjd, add_science, mode,
                   kind=science_kind)  # fmt: skip
     for k, extra in enumerate(extra_obs_ids, 1):
-        write_science(root / "science", oref, rng, extra, scene, refs, obs_mjd - k, add_science, mode,
-                      kind=science_kind)  # fmt: skip
-
+        write_science(root / "science", oref, rng, extra, scene, refs, first.obs_mjd - k, add_science,
+                      mode, kind=science_kind)  # fmt: skip
     for k, image in enumerate(image_obs_ids, 1):
-        write_science(root / "science", oref, rng, image, scene, refs, obs_mjd - 2 * k, add_science,
-                      mode, kind="image")  # fmt: skip
-    periods = [(period_start, period_end)]
-    second = {}
-    if second_period_darks > 0:
-        periods.append((period_end, SECOND_PERIOD_END))
-        second = _second_period(
-            root, index, geometry, mode, floor, bad, refs, trace, add_science, seed=seed,
-            n_darks=second_period_darks, obs_ids=second_period_obs_ids, n_hot=n_hot,
+        write_science(root / "science", oref, rng, image, scene, refs, first.obs_mjd - 2 * k,
+                      add_science, mode, kind="image")  # fmt: skip
+    second_truth = {}
+    if world.second:
+        second = world.second
+        rng2 = world.rngs["science2"]
+        pipe, header = _write_pipeline_dark(
+            rng2, oref, SECOND_PIPELINE_DARK, geometry, world.floor, second.hot, world.bad,
+            second.pipe_mjd,
         )  # fmt: skip
+        refs2 = replace(refs, dark=pipe, dark_header=header, darkfile=SECOND_PIPELINE_DARK)
+        scene2 = Scene(geometry, world.trace, world.floor, second.hot)
+        for k, obs in enumerate(second_period_obs_ids):
+            write_science(root / "science", oref, rng2, obs, scene2, refs2, second.obs_mjd - k,
+                          add_science, mode)  # fmt: skip
+        second_truth = {"start": second.start_iso, "end": second.end_iso,
+                        "n_darks": second.n_darks, "obs_ids": list(second_period_obs_ids),
+                        "obs_mjd": second.obs_mjd, "pipeline_dark": SECOND_PIPELINE_DARK}  # fmt: skip
     if unprocessable:
-        _write_unprocessable(root / "science", geometry, obs_mjd - 3.0, add_science)
+        _write_unprocessable(root / "science", geometry, first.obs_mjd - 3.0, add_science)
 
-    # --- tables, truth, and last the index (marks completion)
+    period_start, period_end = first.start_iso, first.end_iso
+    periods = [(p.start_iso, p.end_iso) for p in (first, world.second) if p is not None]
     with atomic_path(root / "anneal_periods.csv") as tmp:
         tmp.write_text(
             "start,end,source\n" + "".join(f"{a},{b},synthetic archive\n" for a, b in periods)
         )
+    hot = first.hot
     nx = shape[1]
     truth = {
         "seed": seed, "size": size, "n_darks": n_darks, "obs_id": obs_id,
         "science": {"binaxis1": mode.geometry.bin[0], "binaxis2": mode.geometry.bin[1],
                     "ccdgain": mode.gain, "rows": mode.geometry.rows},
         "detector_first_row": geometry.first_row,
-        "period": {"start": period_start, "end": period_end, "start_mjd": start, "end_mjd": end},
-        "obs_mjd": obs_mjd, "pipeline_dark": reffiles.DARKFILE, "pipeline_dark_mjd": pipe_mjd,
-        "second_period": second,
-        "trace": {"extrlocy_center": float(trace[nx // 2]), "slope_per_column": 1.5 / nx},
+        "period": {"start": period_start, "end": period_end, "start_mjd": first.start,
+                   "end_mjd": first.end},
+        "obs_mjd": first.obs_mjd, "pipeline_dark": reffiles.DARKFILE, "pipeline_dark_mjd": first.pipe_mjd,
+        "second_period": second_truth,
+        "trace": {"extrlocy_center": float(world.trace[nx // 2]), "slope_per_column": 1.5 / nx},
         "hot_pixels": [
             {"y": int(y), "x": int(x), "rate": round(float(r), 5), "onset_mjd": round(float(o), 6)}
             for y, x, r, o in zip(hot.y, hot.x, hot.rate, hot.onset, strict=True)
@@ -284,9 +388,7 @@ def generate_archive(
     }  # fmt: skip
     with atomic_path(root / "truth.json") as tmp:
         tmp.write_text(json.dumps(truth))
-    index.write(root / "index.csv")
-    log.info("synthetic archive written to %s (%d files)", root, len(index.rows))
-    return root
+    index.write(root / "science" / "index.csv")  # last: marks the half complete
 
 
 def _write_period_darks(rng, root, index, geometry, floor, hot, bad, start, end, n_darks, prefix):
@@ -329,31 +431,6 @@ def _write_pipeline_dark(rng, oref, name, geometry, floor, hot, bad, pipe_mjd):
         TASKNAME="WEEKDARK", DESCRIP="Synthetic weekly gain=1 dark for the stisdarks demo",
     )  # fmt: skip
     return (pipe_sci, pipe_err, pipe_dq), header
-
-
-def _second_period(root, index, geometry, mode, floor, bad, refs, trace, add, *, seed, n_darks,
-                   obs_ids, n_hot) -> dict:  # fmt: skip
-    """A second anneal period after the first: new hot pixels, darks, pipeline dark, spectra."""
-    rng = np.random.default_rng(seed + 1)
-    start, end = _mjd(PERIOD_END), _mjd(SECOND_PERIOD_END)
-    obs_mjd = start + 0.5 * (end - start)
-    pipe_mjd = obs_mjd - PIPELINE_DARK_AGE
-    hot = hot_pixel_population(
-        rng, geometry.shape, start, end, trace_rows=trace, obs_mjd=obs_mjd, pipe_mjd=pipe_mjd,
-        n_at_anneal=n_hot,
-    )  # fmt: skip
-    _write_period_darks(rng, root, index, geometry, floor, hot, bad, start, end, n_darks, "odsec")
-    pipe, header = _write_pipeline_dark(
-        rng, root / "oref", SECOND_PIPELINE_DARK, geometry, floor, hot, bad, pipe_mjd
-    )
-    refs2 = replace(refs, dark=pipe, dark_header=header, darkfile=SECOND_PIPELINE_DARK)
-    scene = Scene(geometry, trace, floor, hot)
-    for k, obs in enumerate(obs_ids):
-        write_science(
-            root / "science", root / "oref", rng, obs, scene, refs2, obs_mjd - k, add, mode
-        )
-    return {"start": PERIOD_END, "end": SECOND_PERIOD_END, "n_darks": n_darks, "obs_ids": list(obs_ids),
-            "obs_mjd": obs_mjd, "pipeline_dark": SECOND_PIPELINE_DARK}  # fmt: skip
 
 
 #: observations of the programme that no custom CCD dark serves: (obs id, detector, OBSMODE,

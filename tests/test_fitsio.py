@@ -64,3 +64,31 @@ def test_the_caller_can_name_the_fix(good):
         InputFileError, match=r"not a multiple of the 2880-byte FITS block\); do X$"
     ):
         verify_fits(good, fix="do X")
+
+
+def test_a_header_that_is_not_text_or_has_no_layout_fails(good):
+    data = bytearray(good.read_bytes())
+    data[2880 + 200] = 0xFF  # a byte of the SCI header that is not ASCII text
+    good.write_bytes(bytes(data))
+    with pytest.raises(InputFileError, match="not a valid FITS file.*not ASCII text"):
+        verify_fits(good)
+    data[2880 + 200] = ord(" ")
+    start = data.index(b"NAXIS   ", 2880)  # the SCI header's NAXIS card, renamed
+    data[start : start + 8] = b"NAXES   "
+    good.write_bytes(bytes(data))
+    with pytest.raises(InputFileError, match="no BITPIX or NAXIS card"):
+        verify_fits(good)
+
+
+def test_verifying_imports_no_astropy():
+    """Every download is verified, in jobs that need nothing else of astropy (its import
+    alone costs half a second)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from stisdarks.fitsblocks import verify_fits; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'astropy'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

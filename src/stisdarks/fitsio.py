@@ -1,21 +1,21 @@
 """Small FITS helpers shared by every module: atomic writes, constant arrays, checks.
 
 :func:`atomic_path` lives in :mod:`stisdarks.atomic` (with the removal of what a killed
-run leaves) and is re-exported here.
+run leaves) and :func:`verify_fits` in :mod:`stisdarks.fitsblocks` (no astropy); both are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.utils.exceptions import AstropyUserWarning
 
 from stisdarks.atomic import atomic_path
 from stisdarks.errors import InputFileError
+from stisdarks.fitsblocks import verify_fits
 
 __all__ = [
     "atomic_path",
@@ -76,68 +76,3 @@ def ext_data(
         )
         return np.full(shape, value, dtype=fill_dtype)
     return np.asarray(data, dtype=dtype) if dtype is not None else np.asarray(data)
-
-
-def verify_fits(
-    path: str | os.PathLike, expected_size: int | None = None, *, fix: str | None = None
-) -> None:
-    """Check that ``path`` is a complete, readable FITS file.
-
-    Every header is parsed and verified, the extensions the primary header announces
-    (``NEXTEND``) must be there, and every data unit must lie wholly inside the file (its
-    size from its header): a truncated or cut file fails without reading the data, so
-    checking a month of darks costs a fraction of a second, not a read of 560 MB.
-
-    Parameters
-    ----------
-    path : path-like
-        The file.
-    expected_size : int, optional
-        Its size in bytes, as the archive lists it.
-    fix : str, optional
-        What the message tells the user to do (default: fetch the file again, in the
-        words that fit each problem).
-
-    Raises
-    ------
-    InputFileError
-        With a one-line message saying what is wrong (missing, wrong size, truncated,
-        not FITS) and the fix.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"{p} does not exist; {fix or 'run the download step again'}")
-    size = p.stat().st_size
-    if expected_size is not None and expected_size > 0 and size != expected_size:
-        raise InputFileError(
-            f"{p} has {size} bytes but the archive lists {expected_size}; "
-            f"{fix or 'delete it and download again'}"
-        )
-    if size == 0 or size % 2880 != 0:
-        raise InputFileError(
-            f"{p} is truncated ({size} bytes is not a multiple of the 2880-byte FITS block); "
-            f"{fix or 'delete it and rerun to download it again'}"
-        )
-    try:
-        with warnings.catch_warnings():
-            # astropy's "may have been truncated" warning: said below, in one line
-            warnings.simplefilter("ignore", AstropyUserWarning)
-            with fits.open(p, memmap=False, lazy_load_hdus=False) as hdul:
-                hdul.verify("exception")
-                spans = [hdul.fileinfo(i) for i in range(len(hdul))]
-                announced = int(hdul[0].header.get("NEXTEND", 0))
-        end = max(info["datLoc"] + info["datSpan"] for info in spans)
-    except Exception as exc:  # astropy raises many types here
-        raise InputFileError(
-            f"{p} is not a valid FITS file ({exc}); {fix or 'delete it and download again'}"
-        ) from exc
-    if announced > len(spans) - 1:
-        raise InputFileError(
-            f"{p} is truncated (NEXTEND = {announced} but it has {len(spans) - 1} extensions); "
-            f"{fix or 'delete it and rerun to download it again'}"
-        )
-    if end > size:
-        raise InputFileError(
-            f"{p} is truncated (its headers describe {end} bytes, the file has {size}); "
-            f"{fix or 'delete it and rerun to download it again'}"
-        )

@@ -75,6 +75,6 @@ rule references:
         "../envs/stisdarks.yaml"
     params:
         archive=archive_source(config),
-        crds=config["crds"],
+        crds=in_key_order(config["crds"]),
     script:
         "../scripts/references.py"

@@ -5,6 +5,7 @@ import os
 from stisdarks.settings import (
     archive_source,
     entry_settings,
+    in_key_order,
     programme_targets,
     single_targets,
     target_settings as settings_of,
@@ -117,7 +118,7 @@ def programme_tables(wildcards=None):
 
 def programme_target(wildcards):
     """The config entry of programme ``{programme}``."""
-    return programme_targets(config)[wildcards.programme]
+    return in_key_order(programme_targets(config)[wildcards.programme])
 
 
 def programme_setting(name):

@@ -60,8 +60,8 @@ rule basedark_cti:
     params:
         archive=archive_source(config),
         engine=config["engine"],
-        crreject=config["crreject"],
-        crds=config["crds"],
+        crreject=in_key_order(config["crreject"]),
+        crds=in_key_order(config["crds"]),
         dark_dir="resources/cte/darks",
         cti=True,
     script:

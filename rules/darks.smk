@@ -23,6 +23,6 @@ rule period_darks:
         exptime_tolerance=config["darks"]["exptime_tolerance"],
         dark_dir="resources/archive/darks",
         connections=config["archive"]["connections"],
-        crds=config["crds"],
+        crds=in_key_order(config["crds"]),
     script:
         "../scripts/period_darks.py"

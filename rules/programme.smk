@@ -23,7 +23,7 @@ checkpoint programme:
         exptime_tolerance=config["darks"]["exptime_tolerance"],
         week_days=programme_setting("week_days"),
         min_week_darks=programme_setting("min_week_darks"),
-        tables=config["periods"]["tables"],
+        tables=in_key_order(config["periods"]["tables"]),
         from_archive=config["periods"]["from_archive"],
     script:
         "../scripts/programme.py"

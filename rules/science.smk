@@ -19,7 +19,7 @@ checkpoint science_facts:
     params:
         archive=archive_source(config),
         override=target_setting("period"),
-        tables=config["periods"]["tables"],
+        tables=in_key_order(config["periods"]["tables"]),
         from_archive=config["periods"]["from_archive"],
     script:
         "../scripts/science_facts.py"

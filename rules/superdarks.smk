@@ -22,8 +22,8 @@ rule basedark:
     params:
         archive=archive_source(config),
         engine=config["engine"],
-        crreject=config["crreject"],
-        crds=config["crds"],
+        crreject=in_key_order(config["crreject"]),
+        crds=in_key_order(config["crds"]),
         dark_dir="resources/archive/darks",
         cti=False,
     script:
@@ -52,8 +52,8 @@ rule weekdark:
     params:
         archive=archive_source(config),
         engine=config["engine"],
-        crreject=config["crreject"],
-        crds=config["crds"],
+        crreject=in_key_order(config["crreject"]),
+        crds=in_key_order(config["crds"]),
         dark_dir=dark_dir_of,
         week=config["darks"]["week"],
         week_days=target_setting("week_days"),

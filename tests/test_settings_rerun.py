@@ -73,3 +73,16 @@ def test_a_science_setting_regenerates_the_science_half_alone(demo):
     text = "".join(snakemake(demo, "-n", "--configfile", "science.yaml").stdout)
     halves = set(re.findall(r"output: \S+/(science|darks)/index\.csv", text))
     assert halves == {"science"}, f"planned halves: {sorted(halves)}"
+
+
+def test_the_same_settings_in_another_order_rerun_nothing(demo):
+    """Snakemake compares params by their repr: keys written in another order, or a default
+    written out, are the same settings and must rerun nothing."""
+    path = demo_config(demo, name="reordered.yaml")
+    config = yaml.safe_load(path.read_text())
+    config["crds"] = {"mode": "auto", **dict(reversed(list(config["crds"].items())))}
+    names = ("crsigmas", "crradius", "crthresh", "initgues", "scalense", "badinpdq")
+    config["crreject"] = {name: None for name in reversed(names)}  # the schema's defaults
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = set(planned_jobs(snakemake(demo, "-n", "--configfile", "reordered.yaml"))) - {"all"}
+    assert jobs == set(), f"{sorted(jobs)} would rerun"

@@ -31,6 +31,7 @@ __all__ = [
     "single_targets",
     "programme_key",
     "programme_targets",
+    "in_key_order",
 ]
 
 #: HST dataset names: 9 characters, STIS ones start with ``o``.
@@ -234,3 +235,28 @@ def entry_settings(config: dict[str, Any], target: dict[str, Any]) -> dict[str, 
         "period": target.get("period", config.get("period")),
         "cti": bool(target.get("cti", config.get("cti", {}).get("enabled", defaults.CTI_ENABLED))),
     }
+
+
+def in_key_order(value: Any) -> Any:
+    """``value`` with the keys of every mapping in it sorted, for a rule's ``params``.
+
+    Snakemake decides whether a setting changed by comparing the ``repr`` of each
+    parameter, and a dict's ``repr`` follows the order its keys were written in: the same
+    ``crreject:`` or ``crds:`` block with its keys in another order, or with a default
+    written out, would otherwise rerun everything that uses it.
+
+    Parameters
+    ----------
+    value : Any
+        A setting: a mapping, a list, or a plain value.
+
+    Returns
+    -------
+    Any
+        The same setting, every mapping's keys in sorted order.
+    """
+    if isinstance(value, dict):
+        return {key: in_key_order(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [in_key_order(item) for item in value]
+    return value

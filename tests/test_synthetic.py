@@ -416,3 +416,16 @@ def test_the_halves_written_apart_are_the_halves_written_together(tmp_path):
     assert {"science/index.csv", "darks/index.csv"} <= {f.as_posix() for f in files}
     for f in files:
         assert (together / f).read_bytes() == (apart / f).read_bytes(), f
+
+
+def test_an_archive_of_the_former_layout_is_regenerated_whole(tmp_path):
+    """An archive generated before the halves has one index.csv at its root, which read_index
+    would prefer: the generator removes it when it writes the halves."""
+    from stisdarks.archive.local import read_index
+
+    root = tmp_path / "a"
+    root.mkdir()
+    (root / "index.csv").write_text("obs_id,kind\nodark000q,flt\n")
+    generate_archive(root, size=64, n_darks=2, seed=4)
+    assert not (root / "index.csv").exists()
+    assert sum(r["kind"] == "flt" and r["target"] == "DARK" for r in read_index(root)) > 2

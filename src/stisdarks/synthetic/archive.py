@@ -181,6 +181,10 @@ def generate_archive(
     if not todo:
         log.info("synthetic archive %s (%s) is complete; kept", root, " and ".join(parts))
         return root
+    stale = root / "index.csv"  # the one index of the layout before the halves: it would win
+    if stale.is_file():  # (both halves may run at once: the second finds it gone)
+        stale.unlink(missing_ok=True)
+        log.info("removed %s, the index of an archive generated before the two halves", stale)
     world = _world(seed, Geometry(size), (period_start, period_end), n_hot, second_period_darks)
     log.info(
         "synthetic archive: %d darks of %dx%d, %d hot pixels; writing its %s",

@@ -35,7 +35,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -43,13 +42,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import yaml
+from bench_workflow import REPO, benchmark_rows, copy_workflow  # the workflow bench's copy and TSVs
 
-REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "config", "report", "envs", "profiles")
 OBS = "odemo1010"
 #: stis_cti's run, in a child: argv = pctetab dir, num_cpu, basedark, darks...
 _STIS_CTI = """
@@ -99,13 +96,12 @@ def timed(cmd: list[str], cwd: Path, log: Path, env: dict | None = None) -> tupl
 
 def job_times(workdir: Path) -> dict[str, tuple[int, float, float]]:
     """Rule → (jobs, summed wall s, summed CPU s) from Snakemake's benchmark TSVs."""
-    acc: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for tsv in (workdir / "benchmarks").rglob("*.tsv"):
-        rule = tsv.stem if tsv.parent.name != "cte" else "cte_dark"
-        with open(tsv) as fh:
-            for row in csv.DictReader(fh, delimiter="\t"):
-                cpu = row.get("cpu_time", "")
-                acc[rule].append((float(row["s"]), float(cpu) if cpu not in ("", "NA") else 0.0))
+    rows = benchmark_rows(workdir, lambda tsv: tsv.stem if tsv.parent.name != "cte" else "cte_dark")
+    acc = {
+        rule: [(float(r["s"]), float(r["cpu_time"]) if r.get("cpu_time", "") not in ("", "NA") else 0.0)
+               for r in runs]
+        for rule, runs in rows.items()
+    }  # fmt: skip
     return {r: (len(v), sum(s for s, _ in v), sum(c for _, c in v)) for r, v in acc.items()}
 
 
@@ -114,9 +110,7 @@ def run_ours(work: Path, archive: Path, args: argparse.Namespace) -> dict:
     wf = work / "workflow"
     shutil.rmtree(wf, ignore_errors=True)
     wf.mkdir()
-    for part in WORKFLOW_PARTS:
-        src = REPO / part
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, wf / part)
+    copy_workflow(wf)
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     config["targets"] = [{"obs_id": OBS}]
     config["archive"].update(root=str(archive), demo={"generate": False})

@@ -53,19 +53,30 @@ def run(cmd: list[str], cwd: Path) -> float:
     return elapsed
 
 
+def benchmark_rows(workdir: Path, name_of=lambda tsv: tsv.stem) -> dict[str, list[dict]]:
+    """Name (``name_of`` the TSV path; default its stem) → the rows of Snakemake's benchmark
+    TSVs under ``workdir/benchmarks``, one per job run."""
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for tsv in (workdir / "benchmarks").rglob("*.tsv"):
+        with open(tsv) as fh:
+            rows[name_of(tsv)].extend(csv.DictReader(fh, delimiter="\t"))
+    return rows
+
+
 def stage_table(workdir: Path) -> list[tuple[str, int, float, float, float]]:
     """(rule, jobs, summed s, max s, peak RSS MB) from the benchmark TSVs."""
-    acc: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for tsv in (workdir / "benchmarks").rglob("*.tsv"):
-        rule = tsv.stem
-        with open(tsv) as fh:
-            for row in csv.DictReader(fh, delimiter="\t"):
-                rss = (
-                    float(row["max_rss"])
-                    if row.get("max_rss") not in (None, "", "NA", "-")
-                    else float("nan")
-                )
-                acc[rule].append((float(row["s"]), rss))
+    acc = {
+        rule: [
+            (
+                float(row["s"]),
+                float(row["max_rss"])
+                if row.get("max_rss") not in (None, "", "NA", "-")
+                else float("nan"),
+            )
+            for row in rows
+        ]
+        for rule, rows in benchmark_rows(workdir).items()
+    }
     return sorted(
         (
             (rule, len(v), sum(s for s, _ in v), max(s for s, _ in v), max(r for _, r in v))

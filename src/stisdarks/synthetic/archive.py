@@ -152,7 +152,6 @@ def generate_archive(
     unprocessable : bool
         Also list observations of the programme that no custom dark can serve: a
         FUV-MAMA spectrum, a target acquisition and a single CCD exposure (no ``_crj``).
-
     parts : tuple of str
         Which halves to write (:data:`PARTS`): ``"science"`` (reference files, science
         observations, ``anneal_periods.csv``, ``truth.json``; listed in
@@ -205,16 +204,22 @@ def generate_archive(
 
 @dataclass(frozen=True)
 class _Period:
-    """What both halves of the archive know of one anneal period (MJDs, hot pixels)."""
+    """What both halves of the archive know of one anneal period (its bounds, hot pixels)."""
 
     start_iso: str
     end_iso: str
-    start: float
-    end: float
     obs_mjd: float
     pipe_mjd: float
     hot: HotPixels
     n_darks: int = 0
+
+    @property
+    def start(self) -> float:
+        return _mjd(self.start_iso)
+
+    @property
+    def end(self) -> float:
+        return _mjd(self.end_iso)
 
 
 @dataclass(frozen=True)
@@ -256,10 +261,10 @@ def _world(seed, geometry, period, n_hot, second_period_darks) -> _World:
             shared2, geometry.shape, start2, end2, trace_rows=trace, obs_mjd=obs2,
             pipe_mjd=obs2 - PIPELINE_DARK_AGE, n_at_anneal=n_hot,
         )  # fmt: skip
-        second = _Period(period[1], SECOND_PERIOD_END, start2, end2, obs2, obs2 - PIPELINE_DARK_AGE,
-                         hot2, second_period_darks)  # fmt: skip
+        second = _Period(period[1], SECOND_PERIOD_END, obs2, obs2 - PIPELINE_DARK_AGE, hot2,
+                         second_period_darks)  # fmt: skip
     rngs = {"darks": darks, "science": science, "darks2": darks2, "science2": science2}
-    first = _Period(*period, start, end, obs_mjd, pipe_mjd, hot)
+    first = _Period(*period, obs_mjd, pipe_mjd, hot)
     return _World(geometry, trace, floor, bad, first, second, rngs)
 
 

@@ -110,6 +110,29 @@ def all_outputs(wildcards=None):
     return list(dict.fromkeys(out))
 
 
+def requested_results(workflow):
+    """Every file this run was asked for, for the check at its end (``onsuccess``).
+
+    The files named on the command line and, with the default target (rule ``all``), every
+    final artifact of every target; a checkpoint that never ran counts as its output
+    missing. Empty when the user asked for part of the run (``--until``, ``--omit-from``, a
+    batch of ``--batch`` but the last, ``--allowed-rules``).
+    """
+    dag = workflow.dag
+    partial = dag.untilrules or dag.untilfiles or dag.omitrules or dag.omitfiles
+    if partial or workflow.dag_settings.allowed_rules:
+        return []
+    files = [str(f) for f in dag.targetfiles]
+    if any(rule.name == "all" for rule in dag.targetrules):
+        try:
+            files += all_outputs() + [
+                str(f) for f in generated_archive("science", "darks")()
+            ]
+        except IncompleteCheckpointException as exc:
+            files.append(str(exc.targetfile))
+    return files
+
+
 def programme_tables(wildcards=None):
     return [
         f"results/programmes/{key}/programme.csv" for key in programme_targets(config)

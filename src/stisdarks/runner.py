@@ -8,7 +8,8 @@ beside its outputs (:func:`stisdarks.atomic.remove_temporaries_of`), and turns a
 instead of a traceback; so are the operating-system errors a user can fix (disk full,
 read-only file system, permission denied, an output that is a directory:
 :func:`os_error_message`). :func:`check_workflow_config` does the same for the checks the
-``Snakefile`` runs before any job.
+``Snakefile`` runs before any job, and :func:`check_results` for the end of a run that
+Snakemake calls successful: a run never exits 0 with a result it was asked for missing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,6 +33,8 @@ __all__ = [
     "run_stage",
     "check_workflow_config",
     "end_promptly",
+    "missing_results",
+    "check_results",
 ]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -193,3 +197,49 @@ def end_promptly() -> int:
     for timer in pending:
         timer.cancel()
     return len(pending)
+
+
+def missing_results(expected: Iterable[str | os.PathLike]) -> list[str]:
+    """The files of ``expected`` that are not on disk, in their order, each once."""
+    return [p for p in dict.fromkeys(os.fspath(e) for e in expected) if not os.path.exists(p)]
+
+
+def _command_line(argv: list[str]) -> str:
+    """The command the user ran, as they would type it again (``snakemake ARGS``)."""
+    return shlex.join(["snakemake", *argv[1:]])
+
+
+def check_results(
+    expected: Iterable[str | os.PathLike], *, argv: list[str] | None = None, shown: int = 3
+) -> None:
+    """End the run with one line and exit status 1 when a result it was asked for is missing.
+
+    Snakemake can end a resumed run "100% done" with jobs it never ran (a checkpoint's
+    update of the job graph can drop the jobs after it; docs/resume.md). The ``Snakefile``
+    calls this from ``onsuccess`` with every file the run was asked for, so that such a run
+    fails loudly instead of exiting 0: on a cluster or in a script nobody looks again.
+
+    Parameters
+    ----------
+    expected : iterable of path-like
+        The files the run was asked for (relative to the working directory).
+    argv : list of str, optional
+        The command line (default: ``sys.argv``), repeated in the message: running it again
+        builds what is missing.
+    shown : int
+        How many missing files the line names before "and N more".
+    """
+    missing = missing_results(expected)
+    if not missing:
+        return
+    names = ", ".join(missing[:shown]) + (
+        f" and {len(missing) - shown} more" if len(missing) > shown else ""
+    )
+    command = _command_line(sys.argv if argv is None else argv)
+    print(
+        f"stisdarks: error: the run ended with {len(missing)} of its results missing "
+        f"({names}); run the same command again to make them: {command}",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.exit(1)

@@ -259,19 +259,15 @@ def summary_inputs(wildcards):
 
 
 def checkpoint_output(job, path, **wildcards):
-    """``path``, an output of a checkpoint job, once the job is done; an existing file counts too.
+    """``path``, an output of the checkpoint ``job``, once the job has run in this DAG.
 
-    After a run is killed, Snakemake 9 can leave a finished checkpoint out of its
-    "created" set and would schedule dependants on a placeholder; every output here is
-    written atomically, so a present file is complete and safe to read.
+    Until then Snakemake's ``get`` raises ``IncompleteCheckpointException`` and evaluates
+    the input function again after the job. An existing file is never read in its place:
+    a checkpoint about to run again (its inputs or settings changed) would rewrite it, and
+    a graph built on its old content (a target's former anneal period, say) would be wrong.
     """
-    try:
-        job.get(**wildcards)  # raises until the checkpoint job has run
-        return path
-    except IncompleteCheckpointException:
-        if os.path.exists(path):
-            return path
-        raise
+    job.get(**wildcards)
+    return path
 
 
 def period_of(obs):

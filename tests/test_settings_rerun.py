@@ -7,6 +7,7 @@ them must not.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -21,10 +22,12 @@ FETCHING = {"download_science", "download_spectrum", "references", "science_fact
 DARKS = {"basedark", "weekdark"}
 
 CASES = {
-    # where the data come from: everything that fetched, and what follows (not the demo archive)
+    # where the data come from: everything that fetched, and what follows (not the demo archive);
+    # a dry run lists the jobs up to the science_facts checkpoint, which then runs again
+    # (download_spectrum and references are planned from its new science.json, after it)
     "archive": (
         {"archive": {"kind": "mast", "server": "http://127.0.0.1:9"}},
-        {"download_science", "download_spectrum", "references", "science_facts"},
+        {"download_science", "science_facts"},
         {"demo_archive"},
     ),
     # how to fetch (time-out, attempts) changes no product: nothing to do
@@ -86,3 +89,21 @@ def test_the_same_settings_in_another_order_rerun_nothing(demo):
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = set(planned_jobs(snakemake(demo, "-n", "--configfile", "reordered.yaml"))) - {"all"}
     assert jobs == set(), f"{sorted(jobs)} would rerun"
+
+
+def test_a_new_period_is_built_by_the_next_run(demo_run, tmp_path):
+    """A target's period edited after a finished run: the science_facts checkpoint runs again,
+    and the graph after it is built from its new period.json, never from the old one (which
+    used to stop the run with "no target of the config lies in period <the old one>")."""
+    work = tmp_path / "w"
+    shutil.copytree(demo_run, work, symlinks=True)
+    before = json.loads((work / "results/odemo1010/period.json").read_text())["key"]
+    period = {"start": "2021-04-08 00:00:00", "end": "2021-05-05 14:00:22"}
+    demo_config(work, name="period.yaml", period=period)
+    snakemake(work, "--configfile", "period.yaml", "--cores", "2")
+    after = json.loads((work / "results/odemo1010/period.json").read_text())["key"]
+    assert after.startswith("2021-04-08T000000") and after != before
+    assert (work / f"results/periods/{after}/basedark.fits").is_file()
+    summary = json.loads((work / "results/odemo1010/summary.json").read_text())
+    assert summary["period"]["start"] == period["start"], summary["period"]
+    assert planned_jobs(snakemake(work, "-n", "--configfile", "period.yaml")) == {}

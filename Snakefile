@@ -53,7 +53,6 @@ include: "rules/cti.smk"
 
 localrules:
     all,
-    cti_darks,
     demo_archive,
     download_science,
     download_spectrum,

@@ -73,22 +73,6 @@ def cti_of(obs):
     return wanted and facts_of(obs).get("cti_refusal") is None
 
 
-def cte_darks_of(wildcards):
-    """The CTI-corrected darks of period ``{period}`` (from its dark list, a checkpoint)."""
-    from stisdarks.cti import cte_name
-    from stisdarks.selection import read_dark_table
-
-    path = checkpoint_output(
-        checkpoints.cti_darks,
-        f"results/periods/{wildcards.period}/cti/darks.csv",
-        period=wildcards.period,
-    )
-    return [
-        f"resources/cte/darks/{cte_name(d.product.filename)}"
-        for d in read_dark_table(path)
-    ]
-
-
 def all_outputs(wildcards=None):
     """Every final artifact of every target, the period's basedark and dark list included.
 
@@ -123,7 +107,7 @@ def requested_results(workflow):
     if partial or workflow.dag_settings.allowed_rules:
         return []
     files = [str(f) for f in dag.targetfiles]
-    if any(rule.name == "all" for rule in dag.targetrules):
+    if "all" in {r.name for r in dag.targetrules}:
         try:
             files += all_outputs() + [
                 str(f) for f in generated_archive("science", "darks")()

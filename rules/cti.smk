@@ -1,49 +1,38 @@
-# CTI correction (cti: true; docs/cti.md): every long dark of the period corrected once with
-# stis_cti, as its own job (resources/cte/darks/, shared by every period and target that uses
-# it), the period's basedark built from the corrected darks (results/periods/<period>/cti/),
-# and the science recalibrated as stis_cti does it (basic2d, CTI correction, calstis).
+# CTI correction (cti: true; docs/cti.md): every long dark of the period corrected once, by one
+# job per period (resources/cte/darks/, shared by every target that uses it), the period's
+# basedark built from the corrected darks (results/periods/<period>/cti/), and the science
+# recalibrated as stis_cti does it (basic2d, CTI correction, calstis).
 
 
-# the period's dark list again, as a checkpoint: the corrected darks it names are inputs
-checkpoint cti_darks:
+# every dark of the period CTI-corrected (a dark corrected by an earlier, killed run is kept);
+# the list of corrected darks (cti/darks.csv) is written last
+rule cte_darks:
     input:
         "results/periods/{period}/darks.csv",
     output:
         "results/periods/{period}/cti/darks.csv",
     log:
-        "logs/periods/{period}/cti_darks.log",
-    conda:
-        "../envs/stisdarks.yaml"
-    script:
-        "../scripts/cti_darks.py"
-
-
-rule cte_dark:
-    input:
-        "resources/archive/darks/{root}_flt.fits",
-    output:
-        "resources/cte/darks/{root}_cte.fits",
-    log:
-        "logs/cte/{root}.log",
+        "logs/periods/{period}/cte_darks.log",
     benchmark:
-        "benchmarks/cte/{root}.tsv"
+        "benchmarks/periods/{period}/cte_darks.tsv"
     conda:
         "../envs/stisdarks.yaml"
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=500,
-        runtime=10,
+        mem_mb=600,
+        runtime=120,
     params:
         pctetab=config["cti"]["pctetab"],
+        dark_dir="resources/archive/darks",
+        cte_dir="resources/cte/darks",
     script:
-        "../scripts/cte_dark.py"
+        "../scripts/cte_darks.py"
 
 
 rule basedark_cti:
     input:
         unpack(period_inputs),
         darks="results/periods/{period}/cti/darks.csv",
-        corrected=cte_darks_of,
     output:
         fits="results/periods/{period}/cti/basedark.fits",
         used="results/periods/{period}/cti/darks_used.csv",

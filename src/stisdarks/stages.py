@@ -42,8 +42,7 @@ __all__ = [
     "period_darks",
     "dark_paths",
     "basedark",
-    "cti_darks",
-    "cte_dark",
+    "cte_darks",
     "week_list",
     "weekdark",
     "week_and_weekdark",
@@ -372,16 +371,25 @@ def basedark(
     return Path(output)
 
 
-def cti_darks(darks_csv: os.PathLike, output: os.PathLike) -> Path:
-    """Copy the period's dark list (``darks.csv``) for its CTI-corrected basedark (a checkpoint)."""
+def cte_darks(
+    darks_csv: os.PathLike,
+    output: os.PathLike,
+    *,
+    dark_dir: os.PathLike,
+    cte_dir: os.PathLike,
+    pctetab: str = "",
+) -> Path:
+    """CTI-correct every dark of the period's list, then write its list of corrected darks.
+
+    The darks listed in ``darks_csv`` (in ``dark_dir``, verified) are corrected into
+    ``cte_dir`` (:func:`stisdarks.cti.correct_darks`: one already corrected the same way is
+    kept); ``output`` (``cti/darks.csv``, the same rows) is written last, so it exists only
+    once every corrected dark does.
+    """
+    from stisdarks.cti import correct_darks
+
+    correct_darks(dark_paths(darks_csv, dark_dir), cte_dir, pctetab=pctetab or None)
     return write_dark_table(output, read_dark_table(darks_csv))
-
-
-def cte_dark(dark: os.PathLike, output: os.PathLike, *, pctetab: str = "") -> Path:
-    """CTI-correct one downloaded dark into ``output`` (:func:`stisdarks.cti.correct_dark`)."""
-    from stisdarks.cti import correct_dark
-
-    return correct_dark(dark, output, pctetab=pctetab or None)
 
 
 def week_list(

@@ -26,13 +26,13 @@ from types import ModuleType
 
 from astropy.io import fits
 
-from stisdarks.atomic import TEMP_PREFIX, atomic_path
+from stisdarks.atomic import TEMP_PREFIX, atomic_path, remove_temporaries_of
 from stisdarks.errors import InputFileError, StisDarksError
 
 __all__ = [
     "PCTE_KEYWORDS", "default_pctetab", "pctetab_version", "pctetab_validity", "cte_name",
-    "check_ctecorr_input", "set_pctetab", "run_ctecorr", "correct_dark", "stamp_superdark",
-    "cti_refusal",
+    "check_ctecorr_input", "set_pctetab", "run_ctecorr", "correct_dark", "correct_darks",
+    "is_corrected_with", "stamp_superdark", "cti_refusal",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -247,6 +247,67 @@ def correct_dark(
         shutil.rmtree(scratch, ignore_errors=True)
     log.info("CTI-corrected %s into %s (PCTETAB %s)", src.name, dest.name, table.name)
     return dest
+
+
+def is_corrected_with(path: os.PathLike, pctetab: os.PathLike) -> bool:
+    """Whether ``path`` is a complete CTI-corrected dark made with ``pctetab``.
+
+    Its FITS structure is whole (:func:`stisdarks.fitsblocks.verify_fits`), ``PCTECORR`` is
+    ``COMPLETE``, and its ``PCTETAB`` names a table of the same file name and ``PCTE_VER``.
+    """
+    from stisdarks.fitsblocks import verify_fits
+
+    path, table = Path(path), Path(pctetab)
+    if not path.is_file():
+        return False
+    try:
+        verify_fits(path)
+        header = fits.getheader(path, 0)
+    except (StisDarksError, OSError, ValueError):
+        return False
+    return (
+        str(header.get("PCTECORR", "")).strip() == "COMPLETE"
+        and Path(str(header.get("PCTETAB", ""))).name == table.name
+        and str(header.get("PCTE_VER", "")).strip() == pctetab_version(table)
+    )
+
+
+def correct_darks(
+    sources: list[os.PathLike], dest_dir: os.PathLike, *, pctetab: os.PathLike | None = None
+) -> list[Path]:
+    """CTI-correct every dark of ``sources`` into ``dest_dir`` (``<root>_cte.fits`` each).
+
+    A dark already corrected there with the same PCTETAB (:func:`is_corrected_with`) is
+    kept: a job killed half-way through a period's darks resumes with the next one, after
+    removing what the killed one left half-written. Each corrected dark appears atomically
+    (:func:`correct_dark`); the sources are untouched.
+
+    Returns
+    -------
+    list of Path
+        The corrected darks, in the order of ``sources``.
+    """
+    table = Path(pctetab) if pctetab else default_pctetab()
+    dest_dir = Path(dest_dir)
+    out, done = [], 0
+    for i, src in enumerate(sources, 1):
+        dest = dest_dir / cte_name(Path(src).name)
+        remove_temporaries_of(dest)  # a killed run's (each dark lies in one period: ours)
+        if is_corrected_with(dest, table):
+            log.info(
+                "%s: already CTI-corrected with %s, kept (%d/%d)",
+                dest.name,
+                table.name,
+                i,
+                len(sources),
+            )
+        else:
+            correct_dark(src, dest, pctetab=table)
+            done += 1
+            log.info("CTI-corrected %d/%d darks", i, len(sources))
+        out.append(dest)
+    log.info("%d darks CTI-corrected, %d kept from an earlier run", done, len(sources) - done)
+    return out
 
 
 def stamp_superdark(

@@ -14,11 +14,14 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from astropy.io import fits
 
+from kill_harness import differences, result_digest, temporaries_in
 from workflow_helpers import WORKFLOW_PARTS, snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
@@ -95,38 +98,53 @@ def _cancel_jobs_in(workdir: Path) -> None:
         _run("scancel", *ids)
 
 
-@pytest.fixture(scope="module")
-def slurm_run(local_run, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """A workflow copy on which the small demo ran through ``--workflow-profile profiles/slurm``.
-
-    The copy is made from the local run's copy (workflow and config), so that both runs run
-    the same workflow even if the repository changed in between.
-    """
-    workdir = tmp_path_factory.mktemp("slurm")
+def _copy_of(local_run: Path, workdir: Path) -> Path:
+    """The local run's workflow and config (not its results), so both run the same workflow
+    even if the repository changed in between."""
+    workdir.mkdir(parents=True, exist_ok=True)
     for part in (*WORKFLOW_PARTS, "test.yaml"):
         if (local_run / part).is_dir():
             shutil.copytree(local_run / part, workdir / part)
         elif (local_run / part).exists():
             shutil.copy2(local_run / part, workdir / part)
+    return workdir
+
+
+def _profile_args() -> list[str]:
+    """The README's cluster command's arguments (docs/cluster.md), status checks made quick."""
+    return [
+        "--configfile",
+        "test.yaml",
+        "--workflow-profile",
+        "profiles/slurm",
+        "--jobs",
+        "2",
+        "--slurm-init-seconds-before-status-checks",
+        str(STATUS_DELAY),
+        *_status_args(),
+    ]
+
+
+@pytest.fixture(scope="module")
+def slurm_run(local_run, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A workflow copy on which the small demo ran through ``--workflow-profile profiles/slurm``."""
+    workdir = _copy_of(local_run, tmp_path_factory.mktemp("slurm"))
     try:
-        proc = snakemake(
-            workdir,
-            "--configfile",
-            "test.yaml",
-            "--workflow-profile",
-            "profiles/slurm",
-            "--jobs",
-            "2",
-            # keep SLURM's log of every job, to tell which rules went through sbatch
-            "--slurm-keep-successful-logs",
-            "--slurm-init-seconds-before-status-checks",
-            str(STATUS_DELAY),
-            *_status_args(),
-            timeout=TIMEOUT,
-        )
+        # keep SLURM's log of every job, to tell which rules went through sbatch
+        proc = snakemake(workdir, *_profile_args(), "--slurm-keep-successful-logs", timeout=TIMEOUT)
     finally:
         _cancel_jobs_in(workdir)
     return workdir, proc
+
+
+def _running_job_of(workdir: Path) -> tuple[str, str, str] | None:
+    """(SLURM job id, its node, its rule's job name) of a job of this run that is running."""
+    proc = _run("squeue", "--noheader", "--states=RUNNING", "--format=%i|%N|%Z|%k")
+    for line in (proc.stdout if proc else "").splitlines():
+        job, node, where, comment = (f.strip() for f in line.split("|", 3))
+        if Path(where) == workdir.resolve():
+            return job, node, comment
+    return None
 
 
 def localrules(workdir: Path) -> set[str]:
@@ -232,3 +250,60 @@ def test_every_figure_is_produced(slurm_run, local_run):
     for name in figures:
         data = (workdir / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
+
+
+@pytest.mark.parametrize("retries", [None, 0], ids=["profile-retries", "no-retries"])
+def test_a_job_lost_with_its_node_gives_the_same_results(local_run, tmp_path, retries):
+    """A node dies under a running job, which SLURM does not requeue (the test forbids it).
+    With the profile's ``retries`` Snakemake submits the job again and the run finishes; with
+    none the run fails, and after ``--unlock`` the same command finishes it. Either way every
+    result equals the local run's."""
+    workdir = _copy_of(local_run, tmp_path / "w")
+    args = _profile_args() + ([] if retries is None else ["--retries", str(retries)])
+    command = [sys.executable, "-m", "snakemake", *args]
+    with open(tmp_path / "lost.log", "w") as log:
+        proc = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    node = None
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline:
+            running = _running_job_of(workdir)
+            if running:
+                job, node, _ = running
+                assert _run("scontrol", "update", f"jobid={job}", "requeue=0").returncode == 0
+                down = _run(
+                    "scontrol", "update", f"nodename={node}", "state=down", "reason=stisdarks-test"
+                )
+                assert down is not None and down.returncode == 0, down and down.stderr
+                break
+            time.sleep(0.5)
+        log_text = lambda: (tmp_path / "lost.log").read_text()[-3000:]  # noqa: E731
+        assert node, "no job of the run ran on SLURM:\n" + log_text()
+        code = proc.wait(timeout=TIMEOUT)
+        assert "NODE_FAIL" in (tmp_path / "lost.log").read_text(), log_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if node:
+            _run("scontrol", "update", f"nodename={node}", "state=resume")
+        _cancel_jobs_in(workdir)
+    _wait_for_idle_node()
+    if retries is None:
+        assert code == 0, "the profile's retries did not finish the run:\n" + log_text()
+    else:
+        assert code != 0, "the run did not notice its job was lost"
+        snakemake(workdir, "--unlock", "--configfile", "test.yaml")
+        snakemake(workdir, *args, timeout=TIMEOUT)
+    assert not temporaries_in(workdir), temporaries_in(workdir)
+    assert not differences(result_digest(workdir), result_digest(local_run))
+
+
+def _wait_for_idle_node(timeout: float = 120) -> None:
+    """Wait until a node takes jobs again (after ``state=resume``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc = _run("sinfo", "--noheader", "--responding", "--format=%T")
+        if proc and set(proc.stdout.split()) & {"idle", "mixed"}:
+            return
+        time.sleep(1)
+    raise AssertionError("no SLURM node came back after state=resume")

@@ -16,40 +16,33 @@ workflow's own files must be untouched.
 
 from __future__ import annotations
 
-import glob
 import hashlib
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from astropy.io import fits
 
-from stisdarks.atomic import PAUSE_HOOK
-
+from kill_harness import (
+    KillPoint,
+    differences,
+    recover,
+    result_digest,
+    run_until_killed,
+    snakemake_command,
+    temporaries_in,
+)
 from workflow_helpers import WORKFLOW_PARTS, copy_workflow, demo_config, snakemake
 
 pytestmark = pytest.mark.slow
 
-OBS = "odemo1010"
-FINAL_FITS = [
-    "results/{obs}/weekdark.fits",
-    *(f"results/{{obs}}/recal/{{obs}}_{k}.fits" for k in ("flt", "crj", "sx1")),
-]
-
-#: In workflow order: (stage, the writes held before their rename — a glob relative to
-#: the working directory —, the temporaries of those writes, and only of those).
+#: In workflow order: the writes held before their rename (a glob relative to the working
+#: directory) and the temporaries of those writes, and only of those.
 KILL_POINTS = [
     # (the demo archive's own sweep and the shared reference cache's lock: tests/test_atomic.py)
-    ("dark download", "resources/archive/darks/*", "resources/archive/darks/.tmp-*"),
-    ("basedark", "results/periods/*/basedark.fits", "results/periods/*/.tmp-basedark-*"),
-    ("week list", "results/*/week.csv", "results/*/.tmp-week-*"),
-    ("recalibration", "results/*/recal/*", "results/*/recal/.tmp-*"),
-    ("plotting", "results/*/figures/*", "results/*/figures/.tmp-*"),
+    KillPoint("dark download", "resources/archive/darks/*", "resources/archive/darks/.tmp-*"),
+    KillPoint("basedark", "results/periods/*/basedark.fits", "results/periods/*/.tmp-basedark-*"),
+    KillPoint("week list", "results/*/week.csv", "results/*/.tmp-week-*"),
+    KillPoint("recalibration", "results/*/recal/*", "results/*/recal/.tmp-*"),
+    KillPoint("plotting", "results/*/figures/*", "results/*/figures/.tmp-*"),
 ]  # fmt: skip
 
 
@@ -63,73 +56,26 @@ def tree_digest(root: Path) -> dict[str, str]:
     return out
 
 
-def run_until_killed(
-    workdir: Path, held: str, temporaries: str, log: Path, timeout: float = 300
-) -> list[Path]:
-    """Run the workflow holding the writes ``held``; SIGKILL its process group once one is under way.
-
-    Returns the temporaries ``temporaries`` (globs relative to ``workdir``) left by the kill.
-    """
-    env = dict(os.environ, **{PAUSE_HOOK: f"{glob.escape(str(workdir.resolve()))}/{held}"})
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "snakemake", "--configfile", "test.yaml", "--cores", "2"],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        try:
-            while proc.poll() is None and time.monotonic() < deadline:
-                if list(workdir.glob(temporaries)):
-                    break
-                time.sleep(0.05)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return sorted(workdir.glob(temporaries))
-
-
-def fits_data(path: Path) -> list[np.ndarray | None]:
-    with fits.open(path) as hdul:
-        return [None if h.data is None else np.array(h.data) for h in hdul]
-
-
-def assert_same_fits(got: Path, want: Path, rel: str) -> None:
-    a_units, b_units = fits_data(got), fits_data(want)
-    assert len(a_units) == len(b_units), rel
-    for a, b in zip(a_units, b_units, strict=True):
-        if b is None:
-            assert a is None
-        elif b.dtype.names:  # binary table
-            for name in b.dtype.names:
-                np.testing.assert_array_equal(a[name], b[name], err_msg=f"{rel}:{name}")
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=rel)
-
-
 def test_sigkill_at_every_stage_then_rerun_gives_identical_results(demo_run, tmp_path):
     workdir = copy_workflow(tmp_path / "w")
     demo_config(workdir)
     before = tree_digest(workdir)
+    command = snakemake_command("test.yaml")
     left_behind: list[Path] = []
-    for i, (stage, held, temporaries) in enumerate(KILL_POINTS):
+    for i, point in enumerate(KILL_POINTS):
         if i:  # README, "When a run is killed": unlock, then the same command again
             snakemake(workdir, "--unlock", "--configfile", "test.yaml")
         log = tmp_path / f"run{i}.log"
-        left = run_until_killed(workdir, held, temporaries, log)
-        assert left, f"no {stage} temporary when killed; log:\n{log.read_text()[-4000:]}"
-        left_behind += left
-    snakemake(workdir, "--unlock", "--configfile", "test.yaml")
-    snakemake(workdir, "--configfile", "test.yaml", "--cores", "2")
+        killed = run_until_killed(workdir, point, command, log)
+        assert killed.temporaries, (
+            f"no {point.name} temporary when killed; log:\n{log.read_text()[-4000:]}"
+        )
+        left_behind += killed.temporaries
+    resumed = recover(workdir, command, "test.yaml")
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
 
     survivors = [str(p.relative_to(workdir)) for p in left_behind if p.exists()]
     assert not survivors, f"temporaries survived the recovery: {survivors}"
-    assert not list(workdir.rglob(".tmp-*")), "a temporary file survived the recovery"
-    for pattern in FINAL_FITS:
-        rel = pattern.format(obs=OBS)
-        assert_same_fits(workdir / rel, demo_run / rel, rel)
+    assert not temporaries_in(workdir), "a temporary file survived the recovery"
+    assert not differences(result_digest(workdir), result_digest(demo_run))
     assert tree_digest(workdir) == before, "a file outside results/ and resources/ changed"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from kill_harness import (
     Killed,
     KillPoint,
@@ -32,7 +33,6 @@ from kill_harness import (
     snakemake_command,
     temporaries_in,
 )
-
 from workflow_helpers import REPO, SMALL_DEMO, copy_workflow, demo_config
 
 pytestmark = pytest.mark.killpoints

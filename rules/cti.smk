@@ -23,6 +23,7 @@ rule cte_darks:
         runtime=120,
     params:
         pctetab=config["cti"]["pctetab"],
+        engine=config["cti"]["engine"],
         dark_dir="resources/archive/darks",
         cte_dir="resources/cte/darks",
     script:

@@ -11,4 +11,6 @@ run_stage(
     dark_dir=snakemake.params.dark_dir,
     cte_dir=snakemake.params.cte_dir,
     pctetab=snakemake.params.pctetab,
+    engine=snakemake.params.engine,
+    threads=snakemake.threads,
 )

@@ -200,3 +200,59 @@ def test_unwritable_output_is_one_line_before_any_work(tmp_path, capsys, output,
     assert code == 2 and "Traceback" not in err
     assert len(errors) == 1 and message.format(tmp=tmp_path) in errors[0], err
     assert "INFO" not in err, "the check must come before any work"
+
+
+def _strips(small_archive: Path, tmp_path: Path, n: int) -> list[Path]:
+    """Copies of the archive's 64-row darks flagged as full frame (``SUBARRAY = F``): the CTI
+    correction's code paths at a fraction of a full frame's cost."""
+    out = []
+    for src in sorted((small_archive / "darks").glob("odark*_flt.fits"))[:n]:
+        dest = tmp_path / "in" / src.name
+        dest.parent.mkdir(exist_ok=True)
+        shutil.copyfile(src, dest)
+        fits.setval(dest, "SUBARRAY", value=False)
+        out.append(dest)
+    return out
+
+
+def test_cte_corrects_files_beside_them_or_into_a_directory(small_archive, tmp_path):
+    darks = _strips(small_archive, tmp_path, 2)
+    before = [d.read_bytes() for d in darks]
+    proc = cli("cte", "--output-dir", tmp_path / "out", *darks, "--threads", "2")
+    assert proc.returncode == 0, proc.stderr
+    written = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in written] == [d.name.replace("_flt", "_cte") for d in darks]
+    assert [d.read_bytes() for d in darks] == before, "an input was modified"
+    for path in written:
+        header = fits.getheader(path, 0)
+        assert header["PCTECORR"] == "COMPLETE" and header["SDCTIENG"] == "native"
+    proc = cli("cte", darks[0])  # beside the input
+    assert proc.returncode == 0 and (darks[0].parent / "odark000q_cte.fits").is_file()
+    same = fits.getdata(darks[0].parent / "odark000q_cte.fits", 1)
+    assert np.array_equal(same, fits.getdata(written[0], 1))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "{tmp}/a_cte.fits", "{d0}", "{d1}"], "-o names one output; with several inputs use --output-dir"),
+        (["-o", "{d0}", "{d0}"], "is also an input"),
+        (["-o", "{tmp}/exists.fits", "{d0}"], "exists; pass --overwrite"),
+        (["--pctetab", "{tmp}/none.fits", "-o", "{tmp}/b_cte.fits", "{d0}"], "PCTETAB {tmp}/none.fits does not exist"),
+        (["-o", "{tmp}/c_cte.fits", "{sub}"], "cannot be corrected for CTI: a subarray"),
+        (["--threads", "0", "-o", "{tmp}/d_cte.fits", "{d0}"], "--threads 0: give 1 or more"),
+    ],
+)  # fmt: skip
+def test_cte_bad_input_is_one_line_and_writes_nothing(
+    small_archive, tmp_path, capsys, args, message
+):
+    d0, d1 = _strips(small_archive, tmp_path, 2)
+    (tmp_path / "exists.fits").write_text("keep me")
+    sub = small_archive / "darks" / "odark002q_flt.fits"  # a real 64-row subarray
+    names = {"tmp": tmp_path, "d0": d0, "d1": d1, "sub": sub}
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, errors, err = run_main(capsys, "cte", *(a.format(**names) for a in args))
+    assert code == 2 and "Traceback" not in err
+    assert len(errors) == 1 and message.format(**names) in errors[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "exists.fits").read_text() == "keep me"

@@ -1,4 +1,4 @@
-"""The replaceable parts: every registered engine and calibrator has the one interface.
+"""The replaceable parts: every registered engine, calibrator and CTI backend has the one interface.
 
 A new engine or calibrator is a module plus one registry line; one whose functions drift
 from the others' signatures, or that the configuration schema or the CLI does not offer,
@@ -15,14 +15,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stisdarks import calibrators, engines
+from stisdarks import calibrators, cti, engines
 from stisdarks.cli import build_parser
+from stisdarks.errors import StisDarksError
 
 SCHEMA = yaml.safe_load((Path(__file__).parents[1] / "config" / "schema.yaml").read_text())
 
 PARTS = [
     pytest.param(engines, engines.ENGINES, engines.engine_module, id="engines"),
     pytest.param(calibrators, calibrators.CALIBRATORS, calibrators.calibrator_module, id="calibrators"),
+    pytest.param(cti, cti.CTI_ENGINES, cti.cti_module, id="cti"),
 ]  # fmt: skip
 
 
@@ -68,6 +70,18 @@ def test_the_schema_and_the_cli_offer_the_registered_names():
     for name in engines.ENGINES:
         args = build_parser().parse_args(["basedark", "-o", "b.fits", "--engine", name, "d.fits"])
         assert args.engine == name
+    assert SCHEMA["properties"]["cti"]["properties"]["engine"]["enum"] == list(cti.CTI_ENGINES)
+    for name in cti.CTI_ENGINES:
+        assert build_parser().parse_args(["cte", "--engine", name, "d.fits"]).engine == name
+
+
+def test_auto_cti_is_native_and_stis_cti_needs_its_package(monkeypatch):
+    assert cti.resolve_cti_engine("auto") == "native"
+    import stisdarks.hstcal as hstcal
+
+    monkeypatch.setattr(hstcal, "find_spec", lambda name: None)
+    with pytest.raises(StisDarksError, match="cti engine stis_cti needs the stis_cti package"):
+        cti.resolve_cti_engine("stis_cti")
 
 
 def test_choosing_imports_no_engine_and_no_refstis():

@@ -7,6 +7,8 @@
     stisdarks weekdark --basedark basedark.fits -o weekdark.fits DARK_flt.fits ...
     stisdarks demo-archive DIR [--size N] [--n-darks N] [--seed S] [--science-binning 2x1]
                                [--science-gain 4] [--science-rows N]
+    stisdarks cte [-o OUT_cte.fits | --output-dir DIR] IN_flt.fits ... [--engine native]
+                  [--pctetab TABLE] [--threads N]
 
 Bad input ends with one line ``stisdarks: error: ...`` on stderr and exit status 2;
 nothing is written then (outputs appear atomically). So do the operating-system errors a
@@ -31,6 +33,9 @@ from stisdarks.engines import ENGINES
 from stisdarks.errors import StisDarksError
 
 __all__ = ["main", "build_parser"]
+
+#: the CTI backends (stisdarks.cti.CTI_ENGINES; not imported here: it loads astropy)
+CTI_ENGINES = ("auto", "native", "stis_cti")
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
@@ -79,6 +84,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     week.add_argument("--basedark", required=True, help="the period's basedark")
     _add_engine_options(week)
+    cte = sub.add_parser(
+        "cte",
+        parents=[common],
+        help="pixel-based CTI correction of STIS CCD _flt files (stis_cti's CteCorr)",
+    )
+    cte.add_argument("inputs", nargs="+", help="STIS CCD _flt files (full-frame, unbinned)")
+    where = cte.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", help="output file (one input only; written atomically)")
+    where.add_argument(
+        "--output-dir", help="directory of the <root>_cte.fits outputs (default: each input's)"
+    )
+    cte.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    cte.add_argument(
+        "--engine",
+        choices=CTI_ENGINES,
+        default=defaults.CTI_ENGINE,
+        help="native (numba, identical to stis_cti), stis_cti (STScI's C extension), auto (native)",
+    )
+    cte.add_argument(
+        "--pctetab", default=None, help="CTI parameter table (default: a02_stis_pcte.fits)"
+    )
+    cte.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="cores (default: all)"
+    )
     demo = sub.add_parser(
         "demo-archive", parents=[common], help="write the synthetic STIS CCD demo archive"
     )
@@ -179,6 +208,43 @@ def check_output(output: str, inputs: Sequence[str], *, overwrite: bool) -> None
         ) from exc
 
 
+def _cte_outputs(args: argparse.Namespace) -> list[Path]:
+    """Where ``stisdarks cte`` writes each input's correction, checked before any work."""
+    from stisdarks.cti import cte_name
+
+    if args.output and len(args.inputs) > 1:
+        raise StisDarksError("-o names one output; with several inputs use --output-dir")
+    if args.threads < 1:
+        raise StisDarksError(f"--threads {args.threads}: give 1 or more")
+    if args.output:
+        outputs = [Path(args.output)]
+    else:
+        outputs = [
+            Path(args.output_dir or Path(name).parent) / cte_name(Path(name).name)
+            for name in args.inputs
+        ]
+    if len(set(outputs)) < len(outputs):
+        raise StisDarksError("two inputs would be corrected into the same file; rename one")
+    for out in outputs:
+        check_output(str(out), args.inputs, overwrite=args.overwrite)
+    return outputs
+
+
+def _cte(args: argparse.Namespace) -> int:
+    """``stisdarks cte``: CTI-correct each input (checked first, written atomically)."""
+    from stisdarks.cti import check_ctecorr_input, correct_dark, default_pctetab, resolve_cti_engine
+
+    outputs = _cte_outputs(args)
+    engine = resolve_cti_engine(args.engine)
+    table = Path(args.pctetab) if args.pctetab else default_pctetab()
+    for name in args.inputs:  # every input refused now, before any is corrected
+        check_ctecorr_input(name, table)
+    for i, (name, out) in enumerate(zip(args.inputs, outputs, strict=True), 1):
+        correct_dark(name, out, pctetab=table, engine=engine, threads=args.threads)
+        logging.getLogger("stisdarks.cli").info("%d/%d: %s", i, len(outputs), out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -207,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ValueError as exc:
                 raise StisDarksError(f"demo-archive: {exc}") from exc
             return 0
+        if args.command == "cte":
+            return _cte(args)
         from stisdarks import engines
 
         _overrides(args)  # bad parameters stop before any work, whichever the engine

@@ -25,10 +25,12 @@ CONNECTIONS = 4
 #: engine / calibrator
 ENGINE = "auto"
 CALIBRATOR = "auto"
-#: cti.enabled / cti.unsupported / cti.pctetab ("": the table shipped with stis_cti)
+#: cti.enabled / cti.unsupported / cti.pctetab ("": STScI's a02_stis_pcte.fits, shipped with
+#: the package) / cti.engine
 CTI_ENABLED = False
 CTI_UNSUPPORTED = "without"
 CTI_PCTETAB = ""
+CTI_ENGINE = "auto"
 #: hot_pixel_threshold: dark current (e-/s) above which a pixel counts as hot
 HOT_PIXEL_THRESHOLD = 0.1
 #: archive.demo.*: the synthetic demo archive
@@ -53,6 +55,7 @@ SCHEMA_PATHS: dict[tuple[str, ...], object] = {
     ("cti", "enabled"): CTI_ENABLED,
     ("cti", "unsupported"): CTI_UNSUPPORTED,
     ("cti", "pctetab"): CTI_PCTETAB,
+    ("cti", "engine"): CTI_ENGINE,
     ("archive", "demo", "size"): DEMO_SIZE,
     ("archive", "demo", "n_darks"): DEMO_N_DARKS,
     ("archive", "demo", "seed"): DEMO_SEED,

@@ -1,8 +1,9 @@
 """Whether hstcal (calstis' ``cs0.e``) is available, and the registries of replaceable parts.
 
 A :class:`Registry` names the implementations of one part (the superdark engines, the
-calibrators), the module of each and whether it needs ``cs0.e``, and resolves a
-configured choice (``auto``, ``native`` or a registered name) to one of them.
+calibrators, the CTI backends), the module of each and whether it needs ``cs0.e`` (or
+another installed package), and resolves a configured choice (``auto``, ``native`` or a
+registered name) to one of them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import importlib
 import logging
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib.util import find_spec
 from types import ModuleType
 
 from stisdarks.errors import StisDarksError
@@ -43,6 +45,8 @@ class Registry:
         What ``auto`` picks when ``cs0.e`` is on ``PATH`` (``native`` when it is not).
     config_hint : str
         How to choose the native path instead (e.g. ``"use --engine native"``).
+    packages : mapping, optional
+        Name → (a Python package it needs installed, how to install it).
     """
 
     what: str
@@ -50,6 +54,7 @@ class Registry:
     modules: Mapping[str, tuple[str, bool]]
     preferred: str
     config_hint: str
+    packages: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -84,6 +89,12 @@ class Registry:
             raise StisDarksError(
                 "cs0.e not found on PATH; install hstcal (conda install -c conda-forge hstcal) "
                 f"or {self.config_hint}"
+            )
+        if choice in self.packages and find_spec(self.packages[choice][0]) is None:
+            needed, install = self.packages[choice]
+            raise StisDarksError(
+                f"{self.what} {choice} needs the {needed} package, which is not installed; "
+                f"{install}, or {self.config_hint}"
             )
         return choice
 

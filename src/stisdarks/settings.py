@@ -55,8 +55,9 @@ def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
     - the ``crreject`` overrides, with the ranges the CLI uses
       (:func:`stisdarks.crrejtab.check_overrides`);
     - ``engine: refstis`` and ``calibrator: calstis`` need hstcal's ``cs0.e`` on ``PATH``, and
-      CTI correction (``cti``) needs it and stis_cti (skipped with ``uses_conda=True``: the
-      jobs then run in ``envs/stisdarks.yaml``, which brings both).
+      CTI correction (``cti``) needs it for the science, and stis_cti with
+      ``cti.engine: stis_cti`` (skipped with ``uses_conda=True``: the jobs then run in
+      ``envs/stisdarks.yaml``, which brings hstcal).
 
     Raises
     ------
@@ -75,7 +76,7 @@ def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
     for key in ("engine", "calibrator"):
         require_hstcal_for(key, config.get(key, "auto"))
     if uses_cti(config):
-        require_cti_tools()
+        require_cti_tools(config.get("cti", {}).get("engine", defaults.CTI_ENGINE))
 
 
 def uses_cti(config: dict[str, Any]) -> bool:
@@ -84,17 +85,16 @@ def uses_cti(config: dict[str, Any]) -> bool:
     return any(entry_settings(config, t)["cti"] for t in targets) if targets else False
 
 
-def require_cti_tools() -> None:
-    """Raise unless stis_cti is installed and hstcal's ``cs0.e`` is on PATH (the CTI path needs both)."""
-    import importlib.util
-
+def require_cti_tools(engine: str = defaults.CTI_ENGINE) -> None:
+    """Raise unless the CTI path can run: the chosen CTI backend (``cti.engine``: stis_cti
+    needs its package) and hstcal's ``cs0.e`` on PATH (for the science)."""
+    from stisdarks.cti import resolve_cti_engine
     from stisdarks.hstcal import has_calstis
 
-    if importlib.util.find_spec("stis_cti") is None:
-        raise ConfigError(
-            "cti: stis_cti is not installed; pip install 'stis-cti>=1.6.2' (or the cti extra) "
-            "or set cti.enabled: false"
-        )
+    try:
+        resolve_cti_engine(engine)
+    except StisDarksError as exc:
+        raise ConfigError(f"cti.engine: {exc}") from exc
     if not has_calstis():
         raise ConfigError(
             "cti: the CTI-corrected recalibration needs hstcal's cs0.e on PATH; install hstcal "

@@ -378,17 +378,26 @@ def cte_darks(
     dark_dir: os.PathLike,
     cte_dir: os.PathLike,
     pctetab: str = "",
+    engine: str = defaults.CTI_ENGINE,
+    threads: int = 1,
 ) -> Path:
     """CTI-correct every dark of the period's list, then write its list of corrected darks.
 
     The darks listed in ``darks_csv`` (in ``dark_dir``, verified) are corrected into
-    ``cte_dir`` (:func:`stisdarks.cti.correct_darks`: one already corrected the same way is
-    kept); ``output`` (``cti/darks.csv``, the same rows) is written last, so it exists only
+    ``cte_dir`` by the CTI backend ``engine`` on ``threads`` cores
+    (:func:`stisdarks.cti.correct_darks`: one already corrected the same way is kept);
+    ``output`` (``cti/darks.csv``, the same rows) is written last, so it exists only
     once every corrected dark does.
     """
     from stisdarks.cti import correct_darks
 
-    correct_darks(dark_paths(darks_csv, dark_dir), cte_dir, pctetab=pctetab or None)
+    correct_darks(
+        dark_paths(darks_csv, dark_dir),
+        cte_dir,
+        pctetab=pctetab or None,
+        engine=engine,
+        threads=threads,
+    )
     return write_dark_table(output, read_dark_table(darks_csv))
 
 

@@ -9,11 +9,12 @@ holds the weekdark as ``oref$new_name``):
 2. ``PCTETAB`` (the weekdark's: the table its darks were corrected with, else stis_cti's
    own, :func:`pctetab_of`),
    ``CTECORR = OMIT`` and ``DARKFILE`` set on the ``_blt``;
-3. stis_cti's ``CteCorr`` → ``_cte``;
+3. the CTI correction (``CteCorr``, by the backend that corrected the weekdark's darks,
+   its ``SDCTIENG``: :func:`stisdarks.cti.ctecorr`) → ``_cte``;
 4. calstis on the ``_cte`` → ``_cte_flt``, ``_cte_crj`` (and ``_cte_sx1``), moved to
    ``out`` atomically with ``FILENAME`` set to their destinations' names.
 
-The inputs are never modified. Needs hstcal's ``cs0.e`` and stis_cti; it is not in
+The inputs are never modified. Needs hstcal's ``cs0.e``; it is not in
 :data:`stisdarks.calibrators.REGISTRY`: the workflow chooses it for a target with
 ``cti: true``. Whether stis_cti serves the science (:func:`stisdarks.cti.cti_refusal`)
 is the workflow's business: this module runs on whatever it is given, as long as
@@ -30,7 +31,13 @@ from astropy.io import fits
 
 from stisdarks.calibrators import AFTER_CRJ_STEPS
 from stisdarks.calibrators.calstis import error_lines, run_calstis
-from stisdarks.cti import check_ctecorr_input, default_pctetab, run_ctecorr, set_pctetab
+from stisdarks.cti import (
+    CTI_ENGINE_KEYWORD,
+    check_ctecorr_input,
+    ctecorr,
+    default_pctetab,
+    set_pctetab,
+)
 from stisdarks.errors import StisDarksError
 
 __all__ = ["recalibrate", "bias_correct"]
@@ -66,15 +73,17 @@ def bias_correct(raw: Path, blt: Path) -> Path:
     return blt
 
 
-def _cti_corrected(raw_copy: Path, *, obs_id: str, new_name: str, pctetab: Path) -> Path:
+def _cti_corrected(
+    raw_copy: Path, *, obs_id: str, new_name: str, pctetab: Path, engine: str
+) -> Path:
     """The ``_cte`` of a prepared raw copy: basic2d → ``_blt`` → keywords → CteCorr."""
     blt = bias_correct(raw_copy, raw_copy.with_name(f"{obs_id}_blt.fits"))
     with fits.open(blt, mode="update") as hdul:
         hdul[0].header["DARKFILE"] = f"oref${new_name}"
         set_pctetab(hdul[0].header, pctetab)
     check_ctecorr_input(blt, pctetab)
-    log.info("stis_cti CteCorr on %s (PCTETAB %s)", blt.name, pctetab.name)
-    return run_ctecorr(blt, raw_copy.with_name(f"{obs_id}_cte.fits"))
+    log.info("CteCorr (%s) on %s (PCTETAB %s)", engine, blt.name, pctetab.name)
+    return ctecorr(blt, raw_copy.with_name(f"{obs_id}_cte.fits"), engine=engine, threads=2)
 
 
 def pctetab_of(weekdark: os.PathLike) -> Path:
@@ -114,8 +123,12 @@ def recalibrate(
     ``_flc``, ``_crc``, ``_s1c``, as stis_cti does).
     """
     pctetab = pctetab_of(weekdark)
+    # the backend that corrected the weekdark's darks corrects the science too
+    engine = str(fits.getheader(weekdark, 0).get(CTI_ENGINE_KEYWORD, "auto")).strip()
     return run_calstis(
         raw, weekdark, out, obs_id=obs_id, oref_dir=oref_dir, wav=wav, dark_name=new_name,
         omit=AFTER_CRJ_STEPS if sx1 is None else (), set_filename=True,
-        prepare=lambda copy: _cti_corrected(copy, obs_id=obs_id, new_name=new_name, pctetab=pctetab),
+        prepare=lambda copy: _cti_corrected(
+            copy, obs_id=obs_id, new_name=new_name, pctetab=pctetab, engine=engine
+        ),
     )  # fmt: skip

@@ -1,8 +1,9 @@
 """Our CTI superdarks against stis_cti's own: the same darks, the same data and keywords.
 
-Six synthetic darks (128-row full-width subarrays, ~2 s of CteCorr each) are corrected
+Six synthetic darks (128-row full-width strips flagged as full frame, ``SUBARRAY = F``: a
+real subarray is refused; ~2 s of stis_cti's CteCorr each) are corrected
 
-- by us: :func:`stisdarks.cti.correct_dark` on each, then the basedark from all six and the
+- by us: :func:`stisdarks.cti.correct_dark` on each (the native backend), then the basedark from all six and the
   weekdark from the last three over it, built as the workflow builds them
   (:func:`stisdarks.stages._build_superdark` around :func:`stisdarks.engines.make_basedark`
   / :func:`~stisdarks.engines.make_weekdark`, stamped with the last dark's header), with
@@ -52,7 +53,10 @@ def archive(tmp_path_factory) -> Path:
     root = generate_archive(
         tmp_path_factory.mktemp("agree") / "a", size=128, n_darks=N_DARKS, seed=11
     )
-    assert len(sorted((root / "darks").glob("odark*_flt.fits"))) == N_DARKS
+    darks = sorted((root / "darks").glob("odark*_flt.fits"))
+    assert len(darks) == N_DARKS
+    for dark in darks:
+        fits.setval(dark, "SUBARRAY", value=False)
     return root
 
 

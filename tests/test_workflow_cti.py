@@ -19,6 +19,15 @@ from astropy.io import fits
 
 from stisdarks.cti import PCTE_KEYWORDS
 
+from kill_harness import (
+    KillPoint,
+    differences,
+    recover,
+    result_digest,
+    run_until_killed,
+    snakemake_command,
+    temporaries_in,
+)
 from workflow_helpers import copy_workflow, demo_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
@@ -66,29 +75,42 @@ def test_a_target_stis_cti_cannot_serve_stops_or_runs_without(demo_run, tmp_path
     assert basedark.stat().st_mtime_ns == built, "the uncorrected basedark was rebuilt"
 
 
-@pytest.mark.cti
-@needs_hstcal
-def test_full_frame_target_is_corrected_for_cti(tmp_path):
-    work = copy_workflow(tmp_path / "w")
+def _full_frame_cti(work):
     config = demo_config(work, cti={"enabled": True, "unsupported": "stop"}, engine="native")
     data = yaml.safe_load(config.read_text())
     data["archive"]["demo"].update(size=1024, n_darks=4)  # stis_cti corrects full frames only
     data["darks"]["week_days"] = 30
     config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return work
+
+
+@pytest.fixture(scope="module")
+def cti_run(tmp_path_factory):
+    """The full-frame CTI demo (4 darks), run once to the end."""
+    work = _full_frame_cti(copy_workflow(tmp_path_factory.mktemp("cti") / "w"))
     proc = snakemake(work, "--configfile", "test.yaml", "--cores", "2", timeout=3000)
+    return work, proc
+
+
+@pytest.mark.cti
+@needs_hstcal
+def test_full_frame_target_is_corrected_for_cti(cti_run):
+    work, proc = cti_run
     text = proc.stdout + proc.stderr
-    darks = sorted((work / "resources/archive/darks").glob("*_flt.fits"))
+    darks = sorted((work / "resources/archive/darks").glob("odark*_flt.fits"))
     corrected = sorted((work / "resources/cte/darks").glob("*_cte.fits"))
     assert [p.name.replace("_cte", "_flt") for p in corrected] == [p.name for p in darks]
     assert text.count("rule cte_darks:") == 1, "one job for the period's darks"
     for path in corrected:
         assert fits.getval(path, "PCTECORR") == "COMPLETE"
+        assert fits.getval(path, "SDCTIENG") == "native"
     basedark = next((work / "results/periods").glob("*/cti/basedark.fits"))
     weekdark = work / f"results/{OBS}/weekdark.fits"
     last = fits.getheader(corrected[-1])
     for product in (basedark, weekdark):
         header = fits.getheader(product)
         assert {k: header[k] for k in PCTE_KEYWORDS} == {k: last[k] for k in PCTE_KEYWORDS}
+        assert header["SDCTIENG"] == "native"
     assert fits.getval(weekdark, "BASEDARK") == basedark.name
     assert [fits.getval(p, "FILENAME") for p in (basedark, weekdark)] == [
         p.name for p in (basedark, weekdark)
@@ -103,3 +125,32 @@ def test_full_frame_target_is_corrected_for_cti(tmp_path):
     # a rerun corrects nothing again
     proc = snakemake(work, "--configfile", "test.yaml", "-n")
     assert planned_jobs(proc) == {}, proc.stdout[-2000:]
+
+
+@pytest.mark.cti
+@needs_hstcal
+def test_killed_while_a_dark_is_corrected_then_resumed(cti_run, tmp_path):
+    """The kill point of the CTI path (docs/resume.md): SIGKILL while a corrected dark is
+    held before its rename; --unlock and the same command end with the uninterrupted run's
+    results, the darks corrected before the kill kept."""
+    want = result_digest(cti_run[0])
+    work = _full_frame_cti(copy_workflow(tmp_path / "w"))
+    command = snakemake_command("test.yaml")
+    point = KillPoint(
+        "CTI dark correction", "resources/cte/darks/odark001q_cte.fits",
+        "resources/cte/darks/.tmp-odark001q_cte-*",
+    )  # fmt: skip
+    killed = run_until_killed(work, point, command, tmp_path / "killed.log", timeout=2000)
+    assert killed.temporaries, (tmp_path / "killed.log").read_text()[-3000:]
+    first = work / "resources/cte/darks/odark000q_cte.fits"
+    done_before = first.stat().st_mtime_ns if first.exists() else None
+    resumed = recover(work, command, "test.yaml")
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert not temporaries_in(work), temporaries_in(work)
+    assert not differences(result_digest(work), want)
+    if done_before is not None:
+        assert first.stat().st_mtime_ns == done_before, (
+            "a dark corrected before the kill was redone"
+        )
+        log = next((work / "logs/periods").rglob("cte_darks.log")).read_text()
+        assert "kept from an earlier run" in log

@@ -100,7 +100,12 @@ def programme_reference(tmp_path_factory):
     return _reference(tmp_path_factory, programme=True)
 
 
-def _kill_recover_compare(workdir: Path, point: KillPoint, want: dict[str, str]) -> Killed:
+def _kill_recover_compare(
+    workdir: Path, point: KillPoint, want: dict[str, str], *, renamed: bool = False
+) -> Killed:
+    """Kill at ``point``, recover as the README says, compare with ``want``. ``renamed``: the
+    held writes are renamed onto their outputs after the kill, as if it came right after
+    the rename (the job's output complete, Snakemake's bookkeeping of it not yet done)."""
     command = snakemake_command(CONFIG)
     killed = run_until_killed(workdir, point, command, workdir / "killed.log")
     if point.held:
@@ -108,6 +113,10 @@ def _kill_recover_compare(workdir: Path, point: KillPoint, want: dict[str, str])
             f"no temporary of {point.held} when killed; log:\n"
             + (workdir / "killed.log").read_text()[-4000:]
         )
+    if renamed:
+        for tmp in killed.temporaries:
+            stem, _, rest = tmp.name[len(".tmp-") :].rpartition("-")
+            tmp.rename(tmp.with_name(stem + rest[rest.index(".") :]))
     resumed = recover(workdir, command, CONFIG)
     assert resumed.returncode == 0, f"the rerun failed:\n{resumed.stderr[-6000:]}"
     assert not temporaries_in(workdir), temporaries_in(workdir)
@@ -137,3 +146,14 @@ def test_killed_in_the_programme_checkpoint(programme_reference, tmp_path):
     want, _ = programme_reference
     point = _held("programme checkpoint", "results/programmes/p16196/programme.csv")
     _kill_recover_compare(_prepare(tmp_path / "w", programme=True), point, want)
+
+
+@pytest.mark.parametrize("half", ["science", "darks"])
+def test_killed_right_after_an_archive_half_was_written(half, reference, tmp_path):
+    """The half's index (written last) is complete but Snakemake had not recorded the job as
+    done: the rerun redoes the half (rerun-incomplete) and must still run everything after
+    it. (With the halves as ``ancient`` inputs, Snakemake 9.27 planned the half alone and
+    ended "100% done" with nothing else run: the bug behind the issue's reproduction.)"""
+    want, _ = reference
+    point = _held(f"archive {half} index", f"resources/demo_archive/{half}/index.csv")
+    _kill_recover_compare(_prepare(tmp_path / "w"), point, want, renamed=True)

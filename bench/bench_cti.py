@@ -7,9 +7,9 @@ timed), then times, each in a child process:
 (a) ours: ``snakemake --cores C results/periods/<key>/cti/basedark.fits`` (after
     ``snakemake --cores C results/odemo1010/period.json``, which names the key) on a copy
     of the workflow with ``cti: {enabled: true}`` and the demo's one full-frame spectrum (odemo1010): the
-    science's facts and period, the dark list, the darks copied from the archive, one
-    ``cte_dark`` job per dark (stis_cti's CteCorr, one core each, Snakemake running C at
-    a time) and ``basedark_cti`` (the basedark from the corrected darks, engine
+    science's facts and period, the dark list, the darks copied from the archive, the
+    period's ``cte_darks`` job (the CTI backend of ``cti.engine``, native by default: one
+    dark at a time on C cores) and ``basedark_cti`` (the basedark from the corrected darks, engine
     ``--engine``, stamped with stis_cti's keywords);
 (b) stis_cti's own run on the same darks (those in the workflow's ``darks_used.csv``):
     ``perform_cti_correction(files, pctetab, num_cpu=C)`` (a ``multiprocessing.Pool`` of C
@@ -21,8 +21,9 @@ timed), then times, each in a child process:
 It prints, for each, the wall time, the CPU seconds (user + system of the child and every
 process it waited for: Snakemake's jobs, the Pool's workers, calstis) and the CPU seconds
 per dark, then the ratio ours / stis_cti; for (a) also the jobs' own times from Snakemake's
-``benchmark:`` files. CteCorr costs ~96 s of CPU per full-frame dark, so expect about
-``n_darks * 100 / C`` seconds for each of (a) and (b). Needs stis-cti and hstcal's ``cs0.e``
+``benchmark:`` files. On the demo's untrailed darks stis_cti's CteCorr costs 70-107 s of CPU
+per full-frame dark and the native one ~32 s (``bench/bench_ctecorr.py`` compares the two
+alone). Needs stis-cti and hstcal's ``cs0.e``
 on PATH. Other CPU-heavy processes (another Snakemake or pytest) skew the figures: the
 script names those it sees before it starts.
 
@@ -96,7 +97,7 @@ def timed(cmd: list[str], cwd: Path, log: Path, env: dict | None = None) -> tupl
 
 def job_times(workdir: Path) -> dict[str, tuple[int, float, float]]:
     """Rule → (jobs, summed wall s, summed CPU s) from Snakemake's benchmark TSVs."""
-    rows = benchmark_rows(workdir, lambda tsv: tsv.stem if tsv.parent.name != "cte" else "cte_dark")
+    rows = benchmark_rows(workdir)
     acc = {
         rule: [(float(r["s"]), float(r["cpu_time"]) if r.get("cpu_time", "") not in ("", "NA") else 0.0)
                for r in runs]

@@ -27,7 +27,7 @@ from stisdarks.synthetic import generate_archive
 
 STIS_CTI = pytest.mark.skipif(
     importlib.util.find_spec("stis_cti") is None,
-    reason="needs stis_cti (pip install -e '.[stis_cti]')",
+    reason="needs stis_cti (pip install -e '.[stis-cti]')",
 )
 OBS, IMAGE = "odemo1010", "odimg1010"
 HSTCAL = pytest.mark.skipif(shutil.which("cs0.e") is None, reason="needs hstcal's cs0.e on PATH")

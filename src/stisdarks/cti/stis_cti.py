@@ -1,7 +1,7 @@
 """The ``stis_cti`` CTI backend: STScI's ``StisPixCteCorr.CteCorr`` (a C extension).
 
 Kept for those who want STScI's own code (``cti.engine: stis_cti``; it needs the
-``stis-cti`` package, whose install compiles C: ``pip install -e ".[stis_cti]"``). The
+``stis-cti`` package, whose install compiles C: ``pip install -e ".[stis-cti]"``). The
 native backend (:mod:`stisdarks.cti.native`) gives identical output, faster. stis_cti is
 imported only when this backend runs: it pulls in stsci.tools.
 """

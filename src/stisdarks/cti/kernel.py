@@ -59,9 +59,11 @@ from running independent work side by side:
   pixel ``i`` only pass ``q - 1``'s value at pixel ``i`` (the first pass of an iteration:
   ``cur[i]``, which the previous iteration's last pass has just updated) and its own
   traps. :func:`_readout_passes` runs them as a wavefront, pass ``q`` at pixel ``s - q``
-  in step ``s``, two at a time through the release sums: two independent chains of
-  additions in flight instead of one (an addition's latency, not its throughput, is
-  what limits the C's loop). Every pass still does its own operations in its own order.
+  in step ``s``, four at a time through the release sums: four independent chains of
+  additions in flight instead of one (an addition's latency is what limits the C's
+  loop; with four, each term's three loads are: ``off``, the trail, ``ftrap``). Each
+  pass still does its own operations in its own order: the four run together up to the
+  smallest of their ``n_active``, then two by two, then each alone to its own end.
 
 :func:`sim_readout` is the plain single-pass port with the first two points, kept as the
 readable reference (the tests compare it with the C); :func:`fix_y_cte` and
@@ -358,8 +360,9 @@ def _readout_passes(
     pass of an iteration: ``cur[i]`` as the previous iteration left it) and its own traps,
     left by its pixel ``i - 1``. So step ``s`` runs pass ``q`` at pixel ``s - q`` for every
     pass at once: each pass does exactly the C's operations, in the C's order, only
-    interleaved with the others'. Two passes at a time share the release loop: two
-    independent sums in flight instead of one (an add's latency is what limits it).
+    interleaved with the others'. Four passes at a time share the release loop: four
+    independent sums in flight instead of one (an add's latency is what limits it; then
+    the loads: three a term), as long as all four have active levels, then two, then one.
 
     The traps of pass ``q``, level ``l`` are ``ftrap[q * nlev + l]`` and
     ``off[q * nlev + l] = l - (filled_at + 1) * nlev`` (uint64, modulo 2**64), so that
@@ -386,7 +389,7 @@ def _readout_passes(
         wr = npass - rd
         p = lo
         while p < hi:
-            g = 2 if p + 1 < hi else 1
+            g = min(4, hi - p)
             # traps lose charge with cte_frac (only where a redo lowered it)
             for q in range(p, p + g):
                 i = s - q
@@ -395,31 +398,62 @@ def _readout_passes(
                     b = q * nlev
                     for lev in range(n_filled[q]):
                         ftrap[b + lev] *= ratio
-            # release (add_charge1) of passes p and p + 1, interleaved
+            # release (add_charge1) of passes p .. p + g - 1: up to four sums in flight
             n0 = n_active[p]
-            b0 = np.uint64(p * nlev)
+            n1 = n_active[p + 1] if g > 1 else 0
+            n2 = n_active[p + 2] if g > 2 else 0
+            n3 = n_active[p + 3] if g > 3 else 0
+            b0 = np.uint64(p * nlev)  # pass p + u: traps at b0 + u * nlev, pixel ib0 - u * nlev
+            b1 = b0 + unlev
+            b2 = b1 + unlev
+            b3 = b2 + unlev
             ib0 = np.uint64((s - p) * nlev)
+            ib1 = ib0 - unlev
+            ib2 = ib1 - unlev
+            ib3 = ib2 - unlev
             acc0 = 0.0
             acc1 = 0.0
-            common = 0
-            if g == 2:
-                n1 = n_active[p + 1]
-                b1 = b0 + unlev
-                ib1 = ib0 - unlev
-                common = min(n0, n1)
-                for lev in range(common):
+            acc2 = 0.0
+            acc3 = 0.0
+            done01 = 0  # levels already added by passes p, p + 1 (and by p + 2, p + 3)
+            done23 = 0
+            if g == 4:
+                done01 = done23 = min(min(n0, n1), min(n2, n3))
+                for lev in range(done01):
                     ul = np.uint64(lev)
                     acc0 += leak_f[ib0 + off[b0 + ul]] * ftrap[b0 + ul]
                     acc1 += leak_f[ib1 + off[b1 + ul]] * ftrap[b1 + ul]
-                for lev in range(common, n1):
+                    acc2 += leak_f[ib2 + off[b2 + ul]] * ftrap[b2 + ul]
+                    acc3 += leak_f[ib3 + off[b3 + ul]] * ftrap[b3 + ul]
+                common = min(n2, n3)
+                for lev in range(done23, common):
                     ul = np.uint64(lev)
+                    acc2 += leak_f[ib2 + off[b2 + ul]] * ftrap[b2 + ul]
+                    acc3 += leak_f[ib3 + off[b3 + ul]] * ftrap[b3 + ul]
+                done23 = max(done23, common)
+            if g >= 2:
+                common = min(n0, n1)
+                for lev in range(done01, common):
+                    ul = np.uint64(lev)
+                    acc0 += leak_f[ib0 + off[b0 + ul]] * ftrap[b0 + ul]
                     acc1 += leak_f[ib1 + off[b1 + ul]] * ftrap[b1 + ul]
-            for lev in range(common, n0):
+                done01 = max(done01, common)
+            for lev in range(done01, n0):
                 ul = np.uint64(lev)
                 acc0 += leak_f[ib0 + off[b0 + ul]] * ftrap[b0 + ul]
+            for lev in range(done01, n1):
+                ul = np.uint64(lev)
+                acc1 += leak_f[ib1 + off[b1 + ul]] * ftrap[b1 + ul]
+            for lev in range(done23, n2):
+                ul = np.uint64(lev)
+                acc2 += leak_f[ib2 + off[b2 + ul]] * ftrap[b2 + ul]
+            for lev in range(done23, n3):
+                ul = np.uint64(lev)
+                acc3 += leak_f[ib3 + off[b3 + ul]] * ftrap[b3 + ul]
             for q in range(p, p + g):
                 i = s - q
-                add_charge1 = acc0 if q == p else acc1
+                u = q - p
+                add_charge1 = acc0 if u == 0 else (acc1 if u == 1 else (acc2 if u == 2 else acc3))
                 b = np.uint64(q * nlev)
                 ib = np.uint64(i * nlev)
                 x = cur[i] if first[q] else buf[rd + q - 1]

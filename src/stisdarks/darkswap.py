@@ -29,11 +29,14 @@ from stisdarks.errors import InputFileError
 from stisdarks.fitsio import ext_data
 
 __all__ = [
+    "FLAT_ZERO_FLAG",
     "SIDE2_MJD",
+    "apply_dark_and_flat",
     "bad_pixel_dq",
     "dark_scale_factor",
     "flat_field",
     "mean_dark",
+    "remove_dark_and_flat",
     "scaled_dark_median",
     "swap_dark_imset",
 ]
@@ -41,6 +44,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SIDE2_MJD = 52091.0
+#: the DQ bit calstis' FLATCORR sets where the flat is 0 (the pixel is left undivided)
+FLAT_ZERO_FLAG = 512
 
 
 def dark_scale_factor(
@@ -279,3 +284,161 @@ def swap_dark_imset(
     new_dq = ((dq & ~removable) | new_dark[2]).astype(np.int16)
     log.debug("dark swap: EXPTIME %.1f s, factors old %.4f new %.4f", exptime, f_old, f_new)
     return new_sci, new_err, new_dq
+
+
+def _dark_scale(
+    sci_header: fits.Header,
+    dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
+    atodgain: float,
+) -> np.float32:
+    """The float32 number calstis multiplies the dark by for this image set."""
+    factor = dark_scale_factor(
+        sci_header.get("OCCDHTAV"), float(sci_header.get("EXPSTART", 0.0)), dark[3]
+    )
+    return np.float32(factor * float(sci_header["EXPTIME"]) / atodgain)
+
+
+#: float32 steps tried on either side of the inverse (calstis' two roundings lose at most
+#: about one step each)
+_INVERSE_STEPS = 3
+
+
+def _exact_inverse(
+    estimate: np.ndarray, sci: np.ndarray, scaled: np.ndarray, flat: np.ndarray, good: np.ndarray
+) -> np.ndarray:
+    """The float32 value nearest ``estimate`` that calstis' arithmetic takes to ``sci``.
+
+    calstis computes ``float32(float32(x − scaled) / flat)`` (``x − scaled`` where the flat
+    is 0); the values ``estimate ± 1..`` :data:`_INVERSE_STEPS` float32 steps are tried,
+    nearest first, and the first that gives ``sci`` exactly is kept. Where several would
+    (the rounding lost information) the nearest to the real-valued inverse is taken; where
+    none does, ``estimate`` is kept.
+    """
+    found = np.zeros(sci.shape, bool)
+    out = estimate.copy()
+    up, down = estimate.copy(), estimate.copy()
+    candidates = [estimate]
+    for _ in range(_INVERSE_STEPS):
+        down = np.nextafter(down, np.float32(-np.inf))
+        up = np.nextafter(up, np.float32(np.inf))
+        candidates += [down, up]
+    for x in candidates:
+        a = x - scaled
+        forward = np.where(good, a / flat, a)
+        hit = ~found & (forward == sci)
+        out[hit] = x[hit]
+        found |= hit
+    return out
+
+
+def remove_dark_and_flat(
+    sci: np.ndarray,
+    err: np.ndarray,
+    dq: np.ndarray,
+    sci_header: fits.Header,
+    dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
+    flat: tuple[np.ndarray, np.ndarray, np.ndarray],
+    atodgain: float,
+    *,
+    protected_dq: np.ndarray | int = 0,
+    clear_dq: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Undo calstis' DARKCORR and FLATCORR on one calibrated image set: back to bias-subtracted DN.
+
+    The inverse of :func:`apply_dark_and_flat`: ``a = SCI · FLAT`` (``SCI`` where the flat
+    is 0, which calstis left undivided), then the scaled dark added back; of the float32
+    values around it, the nearest one that calstis' own float32 arithmetic takes back to
+    ``SCI`` exactly is kept (:func:`_exact_inverse`), so SCI is calstis' input wherever its
+    rounding lost no information.
+
+    Parameters
+    ----------
+    sci, err, dq : ndarray
+        A calibrated image set (a ``_flt``'s, DN, dark-subtracted and flat-fielded).
+    sci_header : Header
+        Its SCI header (``EXPTIME``, ``EXPSTART``, ``OCCDHTAV``).
+    dark : tuple
+        ``(sci, err, dq, primary_header)`` of the dark calstis subtracted (e⁻/s), fitted
+        to the image set.
+    flat : tuple
+        ``(sci, err, dq)`` of the flat it divided by (:func:`flat_field`).
+    atodgain : float
+        e⁻/DN.
+    protected_dq : ndarray or int
+        DQ bits the data have from another source than the dark and the flat (the
+        BPIXTAB's, :func:`bad_pixel_dq`): never cleared.
+    clear_dq : int
+        Bits cleared everywhere (e.g. the cosmic-ray flag of an earlier rejection).
+
+    Returns
+    -------
+    sci, err, dq
+        SCI (float32): ``SCI · FLAT + DARK · k``. ERR (float32): the flat-field term and the
+        dark's error removed in quadrature (what basic2d's noise model and the bias left).
+        DQ (int16): the bits the dark or the flat gave (and ``FLAT_ZERO_FLAG`` where the
+        flat is 0) cleared unless protected, and ``clear_dq`` cleared. A bit that the
+        dark or flat shares with another source of the DQ (saturation, the bias file)
+        cannot be told apart and is cleared too.
+    """
+    k = _dark_scale(sci_header, dark, atodgain)
+    fsci, ferr, fdq = flat
+    good = fsci != 0
+    f64 = np.where(good, fsci, 1).astype(np.float64)
+    fe64 = np.where(good, ferr, 0).astype(np.float64)
+    scaled32 = dark[0].astype(np.float32) * k
+    a = sci.astype(np.float64) * f64
+    out_sci = _exact_inverse(
+        (a + scaled32.astype(np.float64)).astype(np.float32), np.asarray(sci, np.float32),
+        scaled32, np.where(good, fsci, 1).astype(np.float32), good,
+    )  # fmt: skip
+    var = (err.astype(np.float64) ** 2 - (fe64 * a / f64**2) ** 2) * f64**2
+    var -= (dark[1].astype(np.float64) * np.float64(k)) ** 2
+    out_err = np.sqrt(np.maximum(var, 0)).astype(np.float32)
+    zero_flag = np.where(good, np.int16(0), np.int16(FLAT_ZERO_FLAG))
+    removable = (dark[2] | fdq | zero_flag) & ~np.asarray(protected_dq, np.int16)
+    out_dq = (dq & ~removable & ~np.int16(clear_dq)).astype(np.int16)
+    return out_sci, out_err, out_dq
+
+
+def apply_dark_and_flat(
+    sci: np.ndarray,
+    err: np.ndarray,
+    dq: np.ndarray,
+    sci_header: fits.Header,
+    dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
+    flat: tuple[np.ndarray, np.ndarray, np.ndarray],
+    atodgain: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """calstis' DARKCORR then FLATCORR on one bias-subtracted image set (DN).
+
+    DARKCORR (``sub2d``): ``a = SCI − float32(DARK · k)``, ``k = f · EXPTIME / ATODGAIN``
+    (:func:`dark_scale_factor`), errors in quadrature, DQ OR. FLATCORR (``div2d``):
+    ``a / FLAT``, ``ERR = sqrt((e/F)² + (e_F·a/F²)²)``, DQ OR; where the flat is 0 the
+    pixel is left undivided and flagged :data:`FLAT_ZERO_FLAG`. SCI in float32 as calstis
+    computes it; ERR in float64, rounded once.
+
+    Parameters
+    ----------
+    sci, err, dq : ndarray
+        The bias-subtracted image set.
+    sci_header, dark, flat, atodgain
+        As :func:`remove_dark_and_flat`.
+
+    Returns
+    -------
+    sci, err, dq
+        float32, float32, int16.
+    """
+    k = _dark_scale(sci_header, dark, atodgain)
+    fsci, ferr, fdq = flat
+    good = fsci != 0
+    a = np.asarray(sci, np.float32) - dark[0].astype(np.float32) * k
+    f32 = np.where(good, fsci, 1).astype(np.float32)
+    out_sci = np.where(good, a / f32, a).astype(np.float32)
+    var_a = err.astype(np.float64) ** 2 + (dark[1].astype(np.float64) * np.float64(k)) ** 2
+    f64, fe64 = f32.astype(np.float64), np.where(good, ferr, 0).astype(np.float64)
+    var = var_a / f64**2 + (fe64 * a.astype(np.float64) / f64**2) ** 2
+    out_err = np.sqrt(var).astype(np.float32)
+    zero_flag = np.where(good, np.int16(0), np.int16(FLAT_ZERO_FLAG))
+    out_dq = (np.asarray(dq, np.int16) | dark[2] | fdq | zero_flag).astype(np.int16)
+    return out_sci, out_err, out_dq

@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -828,6 +828,8 @@ def reextract_sx1(
     bks_mode: str = "median",
     bks_order: int = 3,
     y_box: np.ndarray | None = None,
+    empirical_cte: bool | None = None,
+    stamp: Callable[[fits.Header], None] | None = None,
 ) -> Path:
     """Write ``dest``: the pipeline ``_sx1`` re-extracted from ``crj`` as calstis6 would.
 
@@ -866,6 +868,14 @@ def reextract_sx1(
         when it is known exactly (e.g. from the SPTRCTAB of the synthetic archive); by default it
         is :func:`y_box_from_extrlocy` of the row's ``EXTRLOCY``, which is calstis' value rounded
         to float32 (a few float32 ulps in the extracted columns, see there).
+    empirical_cte : bool, optional
+        Whether ``FLUX`` carries calstis' empirical CTI correction (``CTECORR``): None, as
+        the pipeline ``_sx1`` did; False, never (a ``crj`` corrected pixel by pixel, as
+        stis_cti sets ``CTECORR = OMIT``): the conversion factor is then read from
+        ``ERROR / NET_ERROR`` alone and the output's ``CTECORR`` is ``OMIT`` when it was
+        ``COMPLETE``.
+    stamp : callable, optional
+        Called with the output's primary header before it is written (more keywords).
 
     Returns
     -------
@@ -897,7 +907,10 @@ def reextract_sx1(
 
     backcorr = done("BACKCORR") if "BACKCORR" in primary else True
     fluxcorr = done("FLUXCORR") if "FLUXCORR" in primary else True
-    cte = done("CTECORR")
+    pipeline_cte = done("CTECORR")
+    cte = pipeline_cte if empirical_cte is None else (pipeline_cte and empirical_cte)
+    if pipeline_cte and not cte:
+        primary["CTECORR"] = "OMIT"
     hfactor = 1.0
     if done("HELCORR") and "V_HELIO" in thdr:
         hfactor = 1.0 - float(thdr["V_HELIO"]) / HCFACTOR
@@ -943,7 +956,7 @@ def reextract_sx1(
         if fluxcorr:
             old = {k: np.asarray(row[k]) for k in ("NET", "FLUX", "NET_ERROR", "ERROR", "GROSS")}
             q_old = qfactor(wave, row["EXTRSIZE"], old["GROSS"], hfactor=hfactor, **noise)
-            corr, _exact, _interp = recover_conversion(old, q_old, cte=cte)
+            corr, _exact, _interp = recover_conversion(old, q_old, cte=pipeline_cte)
             q_new = qfactor(wave, row["EXTRSIZE"], cols["GROSS"], hfactor=hfactor, **noise)
             cols = flux_calibrate(cols, corr, q_new)
             if cte:
@@ -967,6 +980,8 @@ def reextract_sx1(
         f"stisdarks x1d: re-extracted from {Path(crj).name} (DARKFILE {new_darkfile}) along the "
         "pipeline EXTRLOCY/boxes; pipeline flux conversion"
     )
+    if stamp is not None:
+        stamp(primary)
     if cte:
         log.warning(
             "%s: CTECORR=COMPLETE; the re-extracted FLUX keeps the pipeline's FLUX/NET ratio, "

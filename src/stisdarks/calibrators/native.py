@@ -25,12 +25,13 @@ from stisdarks.errors import InputFileError, StisDarksError
 from stisdarks.fitsio import atomic_path, ext_data
 from stisdarks.x1d import reextract_sx1
 
-__all__ = ["recalibrate", "swap_dark_file"]
+__all__ = ["dark_for", "read_dark", "recalibrate", "swap_dark_file"]
 
 log = logging.getLogger(__name__)
 
 
-def _read_dark(path: os.PathLike):
+def read_dark(path: os.PathLike) -> tuple[tuple[np.ndarray, ...], fits.Header, fits.Header]:
+    """A dark's ``(SCI, ERR, DQ)``, primary header and SCI header, as :func:`dark_for` takes it."""
     with fits.open(path) as hdul:
         triple = (
             ext_data(hdul["SCI", 1], np.float32),
@@ -40,7 +41,13 @@ def _read_dark(path: os.PathLike):
         return triple, hdul[0].header.copy(), hdul["SCI", 1].header.copy()
 
 
-def _dark_for(dark, what: str, primary: fits.Header, sci_header: fits.Header, shape):
+def dark_for(
+    dark: tuple[tuple[np.ndarray, ...], fits.Header, fits.Header],
+    what: str,
+    primary: fits.Header,
+    sci_header: fits.Header,
+    shape: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header]:
     """The dark as calstis applies it to this image set: ``(sci, err, dq, primary_header)``.
 
     Cut and summed to the science readout (:func:`stisdarks.binning.fit_reference`);
@@ -73,7 +80,7 @@ def swap_dark_file(
     The darks may be unbinned full frames (as STScI's and the weekdark are): each is cut
     and binned to the data's readout, as calstis does, and the data's own ATODGAIN is used.
     """
-    old_read, new_read = _read_dark(old_dark), _read_dark(new_dark)
+    old_read, new_read = read_dark(old_dark), read_dark(new_dark)
     with fits.open(src) as hdul:
         out = fits.HDUList([h.copy() for h in hdul])
     primary = out[0].header
@@ -88,8 +95,8 @@ def swap_dark_file(
         sci_hdu, err_hdu, dq_hdu = out["SCI", k], out["ERR", k], out["DQ", k]
         sci = ext_data(sci_hdu, np.float32)
         if flat is None:  # every image set of a file has the same readout
-            old = _dark_for(old_read, "pipeline dark", primary, sci_hdu.header, sci.shape)
-            new = _dark_for(new_read, "new dark", primary, sci_hdu.header, sci.shape)
+            old = dark_for(old_read, "pipeline dark", primary, sci_hdu.header, sci.shape)
+            new = dark_for(new_read, "new dark", primary, sci_hdu.header, sci.shape)
             flat = flat_field(primary, sci_hdu.header, sci.shape, oref_search)
             bpix = bad_pixel_dq(primary, sci_hdu.header, sci.shape, oref_search)
         new_sci, new_err, new_dq = swap_dark_imset(

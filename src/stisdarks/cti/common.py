@@ -24,8 +24,8 @@ from stisdarks.errors import InputFileError, StisDarksError
 
 __all__ = [
     "PCTE_KEYWORDS", "CTI_ENGINE_KEYWORD", "default_pctetab", "pctetab_version",
-    "pctetab_validity", "cte_name", "check_ctecorr_input", "set_pctetab", "is_corrected_with",
-    "stamp_superdark", "cti_refusal",
+    "pctetab_validity", "cte_name", "check_ctecorr_input", "ctecorr_problem", "set_pctetab",
+    "is_corrected_with", "stamp_superdark", "cti_refusal",
 ]  # fmt: skip
 
 #: the primary keywords stis_cti's ``copy_dark_keywords`` copies from the last component
@@ -90,8 +90,13 @@ def _mjd_datetime(mjd: float) -> datetime.datetime:
     return _MJD0 + datetime.timedelta(days=float(mjd))
 
 
-def _ctecorr_problem(primary: fits.Header, images: list[fits.Header], pctetab: Path) -> str:
-    """What makes CteCorr crash on, or wrongly correct, a file with these headers ("": nothing)."""
+def ctecorr_problem(primary: fits.Header, images: list[fits.Header], pctetab: Path) -> str:
+    """What makes CteCorr crash on, or wrongly correct, a file with these headers ("": nothing).
+
+    ``primary`` is the file's primary header, ``images`` its SCI and ERR headers; the text
+    follows the file's name in :func:`check_ctecorr_input`'s message. The pixels are not
+    looked at (NaN: :func:`check_ctecorr_input`).
+    """
     nextend, detector = int(primary.get("NEXTEND", 0)), str(primary.get("DETECTOR", "")).strip()
     if detector != "CCD" or nextend < 3 or nextend % 3 or not images:
         return (
@@ -141,7 +146,7 @@ def check_ctecorr_input(path: os.PathLike, pctetab: os.PathLike) -> None:
             primary = hdul[0].header
             units = [h for h in hdul[1:] if h.header.get("EXTNAME") in ("SCI", "ERR")]
             images = [h.header for h in units]
-            problem = _ctecorr_problem(primary, images, Path(pctetab))
+            problem = ctecorr_problem(primary, images, Path(pctetab))
             if not problem:
                 bad = [
                     f"{h.header['EXTNAME']},{h.header.get('EXTVER', 1)}"

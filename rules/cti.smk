@@ -1,7 +1,8 @@
 # CTI correction (cti: true; docs/cti.md): every long dark of the period corrected once, by one
 # job per period (resources/cte/darks/, shared by every target that uses it), the period's
 # basedark built from the corrected darks (results/periods/<period>/cti/), and the science
-# recalibrated as stis_cti does it (basic2d, CTI correction, calstis).
+# recalibrated as stis_cti does it (basic2d, CTI correction, calstis; or, natively, the
+# pipeline _flt taken back to bias-subtracted counts, CTI correction, CR rejection, dark, flat).
 
 
 # every dark of the period CTI-corrected (a dark corrected by an earlier, killed run is kept);
@@ -78,8 +79,10 @@ rule recalibrate_cti:
         mem_mb=600,
         runtime=30,
     params:
-        # the PCTETAB is the weekdark's (the darks' and the science's correction agree)
-        calibrator="cti",
+        # the PCTETAB is the weekdark's (the darks' and the science's correction agree);
+        # calibrator: calstis (auto with cs0.e) is stis_cti's path through hstcal, native
+        # (auto without) the same products from the pipeline _flt (docs/cti.md)
+        calibrator="cti:" + config["calibrator"],
     script:
         "../scripts/recalibrate.py"
 
@@ -102,7 +105,9 @@ rule recalibrate_cti_image:
         mem_mb=600,
         runtime=30,
     params:
-        # the PCTETAB is the weekdark's (the darks' and the science's correction agree)
-        calibrator="cti",
+        # the PCTETAB is the weekdark's (the darks' and the science's correction agree);
+        # calibrator: calstis (auto with cs0.e) is stis_cti's path through hstcal, native
+        # (auto without) the same products from the pipeline _flt (docs/cti.md)
+        calibrator="cti:" + config["calibrator"],
     script:
         "../scripts/recalibrate.py"

@@ -1,7 +1,8 @@
 """CTI correction in the workflow (``cti: true``; docs/cti.md), run by Snakemake.
 
-Without hstcal the workflow must refuse ``cti`` before any job (the science path runs
-``basic2d`` and ``calstis``). With hstcal: a target stis_cti cannot serve (the small demo's
+Without hstcal, ``calibrator: calstis`` with ``cti`` is refused before any job (its science
+path runs ``basic2d`` and ``calstis``; ``auto`` and ``native`` correct the science natively,
+``tests/test_native_cti.py``). With hstcal: a target stis_cti cannot serve (the small demo's
 128-row subarray) stops or runs without CTI correction as ``cti.unsupported`` says; and
 (marked ``cti``: minutes of CPU, run by ``.ci/run`` apart from the suite) a full-frame target
 gets its darks corrected (one job for the period), the CTI basedark and weekdark with stis_cti's
@@ -42,13 +43,15 @@ def _errors(proc) -> list[str]:
     return [line for line in proc.stderr.splitlines() if line.startswith("stisdarks: error:")]
 
 
-def test_cti_without_hstcal_stops_before_any_job(tmp_path):
+def test_cti_through_calstis_without_hstcal_stops_before_any_job(tmp_path):
+    """calibrator: calstis makes the CTI science with hstcal: without cs0.e, one line; auto
+    and native correct it natively (tests/test_native_cti.py)."""
     work = copy_workflow(tmp_path / "w")
-    demo_config(work, cti={"enabled": True})
+    demo_config(work, cti={"enabled": True}, calibrator="calstis")
     proc = snakemake(work, "--configfile", "test.yaml", "--cores", "2", check=False, hstcal=False)
     errors = _errors(proc)
     assert proc.returncode != 0 and len(errors) == 1, proc.stderr[-3000:]
-    assert "cti: the CTI-corrected recalibration needs hstcal's cs0.e" in errors[0]
+    assert "calibrator: calstis needs hstcal's cs0.e on PATH" in errors[0]
     assert not (work / "resources").exists() and not (work / "results").exists()
 
 
@@ -125,6 +128,28 @@ def test_full_frame_target_is_corrected_for_cti(cti_run):
     # a rerun corrects nothing again
     proc = snakemake(work, "--configfile", "test.yaml", "-n")
     assert planned_jobs(proc) == {}, proc.stdout[-2000:]
+
+
+@pytest.mark.cti
+def test_full_frame_target_without_hstcal_is_corrected_natively(tmp_path):
+    """Without cs0.e (calibrator: auto) the darks, superdarks and science are all corrected
+    natively: the products say native-cti and carry the correction's keywords."""
+    work = _full_frame_cti(copy_workflow(tmp_path / "w"))
+    snakemake(work, "--configfile", "test.yaml", "--cores", "2", timeout=3000, hstcal=False)
+    recal = work / f"results/{OBS}/recal_cti"
+    weekdark = fits.getheader(work / f"results/{OBS}/weekdark.fits")
+    for kind in ("flc", "crc", "s1c"):
+        header = fits.getheader(recal / f"{OBS}_{kind}.fits")
+        assert header["SDCALIB"] == "native-cti" and header["PCTECORR"] == "COMPLETE", kind
+        assert header["PCTETAB"] == weekdark["PCTETAB"] and header["SDCTIENG"] == "native"
+    summary = json.loads((work / f"results/{OBS}/summary.json").read_text())
+    assert summary["calibrator"] == "native-cti"
+    assert {k: summary["cti"][k] for k in ("darks", "science", "refusal")} == {
+        "darks": True,
+        "science": True,
+        "refusal": None,
+    }
+    assert (work / f"results/{OBS}/figures").is_dir()
 
 
 @pytest.mark.cti

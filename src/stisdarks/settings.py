@@ -54,9 +54,10 @@ def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
 
     - the ``crreject`` overrides, with the ranges the CLI uses
       (:func:`stisdarks.crrejtab.check_overrides`);
-    - ``engine: refstis`` and ``calibrator: calstis`` need hstcal's ``cs0.e`` on ``PATH``, and
-      CTI correction (``cti``) needs it for the science, and stis_cti with
-      ``cti.engine: stis_cti`` (skipped with ``uses_conda=True``: the jobs then run in
+    - ``engine: refstis`` and ``calibrator: calstis`` need hstcal's ``cs0.e`` on ``PATH``
+      (with ``cti``, ``calibrator: calstis`` makes the science through it; ``native`` and
+      ``auto`` without ``cs0.e`` correct it natively), and ``cti.engine: stis_cti`` needs
+      stis_cti (skipped with ``uses_conda=True``: the jobs then run in
       ``envs/stisdarks.yaml``, which brings hstcal).
 
     Raises
@@ -76,7 +77,10 @@ def check_config(config: dict[str, Any], *, uses_conda: bool = False) -> None:
     for key in ("engine", "calibrator"):
         require_hstcal_for(key, config.get(key, "auto"))
     if uses_cti(config):
-        require_cti_tools(config.get("cti", {}).get("engine", defaults.CTI_ENGINE))
+        require_cti_tools(
+            config.get("cti", {}).get("engine", defaults.CTI_ENGINE),
+            config.get("calibrator", defaults.CALIBRATOR),
+        )
 
 
 def uses_cti(config: dict[str, Any]) -> bool:
@@ -85,9 +89,13 @@ def uses_cti(config: dict[str, Any]) -> bool:
     return any(entry_settings(config, t)["cti"] for t in targets) if targets else False
 
 
-def require_cti_tools(engine: str = defaults.CTI_ENGINE) -> None:
+def require_cti_tools(
+    engine: str = defaults.CTI_ENGINE, calibrator: str = defaults.CALIBRATOR
+) -> None:
     """Raise unless the CTI path can run: the chosen CTI backend (``cti.engine``: stis_cti
-    needs its package) and hstcal's ``cs0.e`` on PATH (for the science)."""
+    needs its package) and, when the science goes through calstis (``calibrator:
+    calstis``), hstcal's ``cs0.e`` on PATH. ``auto`` and ``native`` need no hstcal: without
+    ``cs0.e`` the science is corrected natively (:mod:`stisdarks.calibrators.native_cti`)."""
     from stisdarks.cti import resolve_cti_engine
     from stisdarks.hstcal import has_calstis
 
@@ -95,10 +103,11 @@ def require_cti_tools(engine: str = defaults.CTI_ENGINE) -> None:
         resolve_cti_engine(engine)
     except StisDarksError as exc:
         raise ConfigError(f"cti.engine: {exc}") from exc
-    if not has_calstis():
+    if calibrator == "calstis" and not has_calstis():
         raise ConfigError(
-            "cti: the CTI-corrected recalibration needs hstcal's cs0.e on PATH; install hstcal "
-            "(conda install -c conda-forge hstcal, or run with --sdm conda) or set cti.enabled: false"
+            "cti: calibrator: calstis makes the CTI-corrected science with hstcal's cs0.e, which "
+            "is not on PATH; install hstcal (conda install -c conda-forge hstcal, or run with "
+            "--sdm conda) or set calibrator: native (no hstcal needed)"
         )
 
 

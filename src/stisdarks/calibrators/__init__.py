@@ -12,6 +12,12 @@
 ``auto``
     ``calstis`` when ``cs0.e`` is on ``PATH``, else ``native``.
 
+For a target with ``cti: true`` the workflow asks for ``cti:<calibrator>`` instead
+(:func:`chosen_calibrator`), and the calibrator chosen makes the CTI-corrected products:
+``calstis`` stis_cti's own path through hstcal (:mod:`.cti`: basic2d, the CTI
+correction, calstis; ``SDCALIB = cti``), ``native`` the same products from the pipeline
+``_flt`` without hstcal (:mod:`.native_cti`; ``SDCALIB = native-cti``).
+
 An image (``OBSTYPE = IMAGING``: no ``_sx1``) gets the same ``_flt`` and ``_crj`` and
 nothing else: no extraction natively, and calstis runs with the steps that only make
 products after the ``_crj`` (:data:`AFTER_CRJ_STEPS`: the image's geometric correction
@@ -41,6 +47,7 @@ from stisdarks.hstcal import Registry
 __all__ = [
     "AFTER_CRJ_STEPS",
     "CALIBRATORS",
+    "CTI_CALIBRATORS",
     "NEEDS_HSTCAL",
     "INTERFACE",
     "calibrator_module",
@@ -62,6 +69,8 @@ REGISTRY = Registry(
 CALIBRATORS = REGISTRY.choices
 #: the calibrators that need hstcal's ``cs0.e`` on PATH
 NEEDS_HSTCAL = REGISTRY.needs_hstcal
+#: the CTI-corrected path of each calibrator: name → (what ``SDCALIB`` says, its module)
+CTI_CALIBRATORS = {"calstis": ("cti", ".cti"), "native": ("native-cti", ".native_cti")}
 #: the function every calibrator module exposes, with the same signature
 INTERFACE = ("recalibrate",)
 #: calstis switches whose steps run after the _crj and _flt are complete and change neither
@@ -80,14 +89,18 @@ def calibrator_module(name: str) -> ModuleType:
 
 
 def chosen_calibrator(calibrator: str) -> tuple[str, ModuleType]:
-    """The calibrator ``calibrator`` stands for, and its module.
+    """The calibrator ``calibrator`` stands for (its ``SDCALIB`` name), and its module.
 
-    A ``calibrator:`` choice is resolved (:func:`resolve_calibrator`); ``cti`` is stis_cti's
-    CTI-corrected path (:mod:`.cti`), which the workflow chooses for a ``cti: true`` target
-    and which is not a ``calibrator:`` choice.
+    A ``calibrator:`` choice is resolved (:func:`resolve_calibrator`). ``cti:<choice>``
+    (``cti`` alone: ``cti:auto``) is the CTI-corrected path of the calibrator ``<choice>``
+    resolves to (:data:`CTI_CALIBRATORS`): ``cti`` (stis_cti's path through hstcal,
+    :mod:`.cti`) for calstis, ``native-cti`` (:mod:`.native_cti`) for native. The workflow
+    chooses it for a ``cti: true`` target; it is not a ``calibrator:`` choice.
     """
-    if calibrator == "cti":
-        return "cti", importlib.import_module(".cti", __name__)
+    kind, _, choice = calibrator.partition(":")
+    if kind == "cti":
+        name, module = CTI_CALIBRATORS[resolve_calibrator(choice or "auto")]
+        return name, importlib.import_module(module, __name__)
     name = resolve_calibrator(calibrator)
     return name, calibrator_module(name)
 

@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="rows of a science subarray inside the darks' rows (default: the darks' own)",
     )
+    demo.add_argument(
+        "--cti-trails",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="read the charge out through the CCD's charge traps (CTI trails): auto = for "
+        "exposures from 2009-05-01 on, as on the real CCD (default auto)",
+    )
     return parser
 
 
@@ -269,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.directory, size=args.size, n_darks=args.n_darks, seed=args.seed,
                     science_bin=binning, science_gain=args.science_gain,
                     science_rows=args.science_rows,
+                    cti_trails={"auto": None, "on": True, "off": False}[args.cti_trails],
                 )  # fmt: skip
             except ValueError as exc:
                 raise StisDarksError(f"demo-archive: {exc}") from exc

@@ -38,6 +38,8 @@ DEMO_SIZE = 1024
 DEMO_N_DARKS = 56
 DEMO_SEED = 2021
 DEMO_OBS_ID = "odemo1010"
+#: archive.demo.cti_trails: null = trail the charge of exposures from 2009-05-01 on
+DEMO_CTI_TRAILS = None
 
 #: where each default sits in config/schema.yaml (keys under ``properties``)
 SCHEMA_PATHS: dict[tuple[str, ...], object] = {
@@ -60,4 +62,5 @@ SCHEMA_PATHS: dict[tuple[str, ...], object] = {
     ("archive", "demo", "n_darks"): DEMO_N_DARKS,
     ("archive", "demo", "seed"): DEMO_SEED,
     ("archive", "demo", "obs_id"): DEMO_OBS_ID,
+    ("archive", "demo", "cti_trails"): DEMO_CTI_TRAILS,
 }

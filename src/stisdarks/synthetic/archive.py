@@ -27,6 +27,7 @@ from stisdarks.synthetic.detector import (
 from stisdarks.synthetic.geometry import Geometry
 from stisdarks.synthetic.science import Scene, ScienceMode, write_science
 from stisdarks.synthetic.spectrum import trace_of
+from stisdarks.synthetic.transfer import ChargeTransfer
 
 __all__ = [
     "DEFAULT_OBS_ID",
@@ -102,6 +103,7 @@ def generate_archive(
     second_period_darks: int = 0,
     second_period_obs_ids: tuple[str, ...] = (),
     unprocessable: bool = False,
+    cti_trails: bool | None = None,
     parts: tuple[str, ...] = PARTS,
 ) -> Path:
     """Write a synthetic archive into ``root``: its science half, its darks half, or both.
@@ -152,6 +154,11 @@ def generate_archive(
     unprocessable : bool
         Also list observations of the programme that no custom dark can serve: a
         FUV-MAMA spectrum, a target acquisition and a single CCD exposure (no ``_crj``).
+    cti_trails : bool or None
+        Read the charge out through the CCD's charge traps, so that darks and science carry
+        the CTI trails of their date (:class:`~stisdarks.synthetic.transfer.ChargeTransfer`):
+        ``None`` (default) for exposures from 2009-05-01 on, as on the real detector;
+        ``False`` never, ``True`` always.
     parts : tuple of str
         Which halves to write (:data:`PARTS`): ``"science"`` (reference files, science
         observations, ``anneal_periods.csv``, ``truth.json``; listed in
@@ -184,7 +191,9 @@ def generate_archive(
     if stale.is_file():  # (both halves may run at once: the second finds it gone)
         stale.unlink(missing_ok=True)
         log.info("removed %s, the index of an archive generated before the two halves", stale)
-    world = _world(seed, Geometry(size), (period_start, period_end), n_hot, second_period_darks)
+    geometry = Geometry(size)
+    transfer = ChargeTransfer(first_row=geometry.first_row, enabled=cti_trails)
+    world = _world(seed, geometry, (period_start, period_end), n_hot, second_period_darks, transfer)
     log.info(
         "synthetic archive: %d darks of %dx%d, %d hot pixels; writing its %s",
         n_darks, world.geometry.shape[1], world.geometry.shape[0], world.first.hot.y.size,
@@ -233,9 +242,10 @@ class _World:
     first: _Period
     second: _Period | None
     rngs: dict[str, np.random.Generator]
+    transfer: ChargeTransfer
 
 
-def _world(seed, geometry, period, n_hot, second_period_darks) -> _World:
+def _world(seed, geometry, period, n_hot, second_period_darks, transfer) -> _World:
     """Draw the shared state from ``seed`` (the same in both halves) and seed each half."""
     shared, darks, science, shared2, darks2, science2 = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
@@ -265,7 +275,7 @@ def _world(seed, geometry, period, n_hot, second_period_darks) -> _World:
                          second_period_darks)  # fmt: skip
     rngs = {"darks": darks, "science": science, "darks2": darks2, "science2": science2}
     first = _Period(*period, obs_mjd, pipe_mjd, hot)
-    return _World(geometry, trace, floor, bad, first, second, rngs)
+    return _World(geometry, trace, floor, bad, first, second, rngs, transfer)
 
 
 def _write_darks_half(root: Path, world: _World, n_darks: int) -> None:
@@ -274,9 +284,8 @@ def _write_darks_half(root: Path, world: _World, n_darks: int) -> None:
     index = _Index(root)
     rng, geometry, first = world.rngs["darks"], world.geometry, world.first
     starts = _write_period_darks(
-        rng, root, index, geometry, world.floor, first.hot, world.bad, first.start, first.end,
-        n_darks, "odark",
-    )  # fmt: skip
+        rng, root, index, world, first.hot, first.start, first.end, n_darks, "odark"
+    )
     last_end = world.second.end if world.second else first.end
     distractors = [
         ("odsht", 60.0, 1, "D", starts[:3] + 0.2),  # short darks
@@ -288,15 +297,15 @@ def _write_darks_half(root: Path, world: _World, n_darks: int) -> None:
         for i, t0 in enumerate(times):
             name = f"{prefix}{i:03d}q"
             frame = dark_frame(rng, world.floor + first.hot.image(geometry.shape, t0), 18.0, exptime,
-                               gain, world.bad.dq)  # fmt: skip
+                               gain, world.bad.dq, _readout(world.transfer, float(t0), amp))  # fmt: skip
             path = write_dark_flt(root / "darks" / f"{name}_flt.fits", geometry, frame, start=float(t0),
                                   exptime=exptime, temp=18.0, gain=gain, amp=amp)  # fmt: skip
             index.add(path, name, "flt", "DARK", float(t0), exptime, gain=gain, amp=amp)
     if world.second:
         second = world.second
         _write_period_darks(
-            world.rngs["darks2"], root, index, geometry, world.floor, second.hot, world.bad,
-            second.start, second.end, second.n_darks, "odsec",
+            world.rngs["darks2"], root, index, world, second.hot, second.start, second.end,
+            second.n_darks, "odsec",
         )  # fmt: skip
     index.write(root / "darks" / "index.csv")  # last: marks the half complete
 
@@ -316,7 +325,7 @@ def _write_science_half(root: Path, world: _World, mode: ScienceMode, *, size, n
     reffiles.write_ccdtab(oref)
     reffiles.write_bpixtab(oref, world.bad)
     pipe_dark, dark_header = _write_pipeline_dark(
-        rng, oref, reffiles.DARKFILE, geometry, world.floor, first.hot, world.bad, first.pipe_mjd
+        rng, oref, reffiles.DARKFILE, world, first.hot, first.pipe_mjd
     )
     flat = (1.0 + 0.01 * rng.standard_normal(shape)).astype(np.float32)
     flat_err = np.full(shape, 0.002, np.float32)
@@ -340,7 +349,7 @@ def _write_science_half(root: Path, world: _World, mode: ScienceMode, *, size, n
         bias=(bias, bias_err, bias_dq), bpix=world.bad.rows,
     )  # fmt: skip
 
-    scene = Scene(geometry, world.trace, world.floor, first.hot)
+    scene = Scene(geometry, world.trace, world.floor, first.hot, world.transfer)
 
     def add_science(*args, **kw) -> None:
         index.add(*args, proposid=SCIENCE_PROPOSAL, **kw)
@@ -358,11 +367,10 @@ def _write_science_half(root: Path, world: _World, mode: ScienceMode, *, size, n
         second = world.second
         rng2 = world.rngs["science2"]
         pipe, header = _write_pipeline_dark(
-            rng2, oref, SECOND_PIPELINE_DARK, geometry, world.floor, second.hot, world.bad,
-            second.pipe_mjd,
-        )  # fmt: skip
+            rng2, oref, SECOND_PIPELINE_DARK, world, second.hot, second.pipe_mjd
+        )
         refs2 = replace(refs, dark=pipe, dark_header=header, darkfile=SECOND_PIPELINE_DARK)
-        scene2 = Scene(geometry, world.trace, world.floor, second.hot)
+        scene2 = Scene(geometry, world.trace, world.floor, second.hot, world.transfer)
         for k, obs in enumerate(second_period_obs_ids):
             write_science(root / "science", oref, rng2, obs, scene2, refs2, second.obs_mjd - k,
                           add_science, mode)  # fmt: skip
@@ -400,8 +408,14 @@ def _write_science_half(root: Path, world: _World, mode: ScienceMode, *, size, n
     index.write(root / "science" / "index.csv")  # last: marks the half complete
 
 
-def _write_period_darks(rng, root, index, geometry, floor, hot, bad, start, end, n_darks, prefix):
+def _readout(transfer: ChargeTransfer, mjd: float, amp: str = "D"):
+    """The readout of an exposure of ``mjd`` through ``amp`` (electrons → electrons)."""
+    return lambda charge: transfer.read(charge, mjd, amp)
+
+
+def _write_period_darks(rng, root, index, world, hot, start, end, n_darks, prefix):
     """Long gain-1 amp-D darks spread over ``[start, end)`` (two a day, as the dark monitor)."""
+    geometry, floor, bad = world.geometry, world.floor, world.bad
     shape = geometry.shape
     span = end - start
     starts = (
@@ -412,7 +426,8 @@ def _write_period_darks(rng, root, index, geometry, floor, hot, bad, start, end,
     temps = np.clip(rng.normal(18.0, 1.2, n_darks), 15.5, 21.0)
     for i, (t0, temp) in enumerate(zip(starts, temps, strict=True)):
         name = f"{prefix}{i:03d}q"
-        frame = dark_frame(rng, floor + hot.image(shape, t0), float(temp), DARK_EXPTIME, 1, bad.dq)
+        frame = dark_frame(rng, floor + hot.image(shape, t0), float(temp), DARK_EXPTIME, 1, bad.dq,
+                           _readout(world.transfer, float(t0)))  # fmt: skip
         path = write_dark_flt(root / "darks" / f"{name}_flt.fits", geometry, frame, start=float(t0),
                               exptime=DARK_EXPTIME, temp=float(temp), gain=1, amp="D",
                               darkfile=pipeline_week_dark(prefix, t0 - start))  # fmt: skip
@@ -426,10 +441,17 @@ def pipeline_week_dark(prefix: str, days: float) -> str:
     return f"oref$syn_{prefix}_w{int(days // 7) + 1}_drk.fits"
 
 
-def _write_pipeline_dark(rng, oref, name, geometry, floor, hot, bad, pipe_mjd):
-    """The pipeline's weekly dark of ``pipe_mjd`` in ``oref/name``: ``((sci, err, dq), header)``."""
+def _write_pipeline_dark(rng, oref, name, world, hot, pipe_mjd):
+    """The pipeline's weekly dark of ``pipe_mjd`` in ``oref/name``: ``((sci, err, dq), header)``.
+
+    STScI makes it from the week's darks as they come, trailed: here the dark current of
+    one long dark, read out as it is at ``pipe_mjd``, per second.
+    """
+    geometry, bad = world.geometry, world.bad
     shape = geometry.shape
-    pipe_sci = (floor + hot.image(shape, pipe_mjd)).astype(np.float32)
+    rate = world.floor + hot.image(shape, pipe_mjd)
+    rate = world.transfer.read(rate * DARK_EXPTIME, pipe_mjd) / DARK_EXPTIME
+    pipe_sci = rate.astype(np.float32)
     pipe_sci += rng.normal(0, 0.0005, shape).astype(np.float32)
     pipe_err = np.full(shape, 0.001, np.float32)
     pipe_dq = (np.where(pipe_sci > 0.1, reffiles.HOT, 0) | bad.dq).astype(np.int16)

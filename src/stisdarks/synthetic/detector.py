@@ -9,6 +9,7 @@ cosmic ray in 1100 s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,6 +149,7 @@ def dark_frame(
     exptime: float,
     gain: int,
     dq: np.ndarray,
+    readout: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A bias-subtracted dark exposure (DN), its ERR as calstis initialises it, and ``dq``.
 
@@ -163,11 +165,19 @@ def dark_frame(
         CCDGAIN (1 or 4).
     dq : ndarray
         DQ from the bad-pixel table (copied).
+    readout : callable, optional
+        How the collected charge reaches the amplifier (electrons → electrons: the trails
+        of :meth:`stisdarks.synthetic.transfer.ChargeTransfer.read`); none: unchanged.
+        The read noise is added after it.
     """
     g, rn = ATODGAIN[gain], READNSE[gain]
     shape = dark_rate.shape
     mean = np.maximum(dark_rate * temperature_factor(temp) * exptime, 0)
-    electrons = rng.poisson(mean).astype(np.float64) + rng.normal(0.0, rn, shape)
-    dn = (electrons + cosmic_rays(rng, shape, exptime)) / g
+    collected = rng.poisson(mean).astype(np.float64)
+    noise = rng.normal(0.0, rn, shape)
+    collected += cosmic_rays(rng, shape, exptime)
+    if readout is not None:
+        collected = readout(collected)
+    dn = (collected + noise) / g
     err = np.sqrt(np.maximum(dn * g, 0) + rn**2) / g
     return dn.astype(np.float32), err.astype(np.float32), dq.astype(np.int16).copy()

@@ -52,8 +52,17 @@ from stisdarks.synthetic.reffiles import (
     SATURATE,
     Refs,
 )
+from stisdarks.synthetic.transfer import ChargeTransfer
 
-__all__ = ["KINDS", "SCI_EXPTIME", "SDQFLAGS", "Scene", "ScienceMode", "write_science"]
+__all__ = [
+    "KINDS",
+    "SCI_EXPTIME",
+    "SDQFLAGS",
+    "Scene",
+    "ScienceMode",
+    "truth_path",
+    "write_science",
+]
 
 SCI_EXPTIME = 900.0  # per CR-SPLIT image set
 SDQFLAGS = 31743
@@ -70,6 +79,7 @@ class Scene:
     trace: np.ndarray  # row of the spectrum per column (0-indexed image rows)
     floor: np.ndarray  # dark-current floor (e-/s at 18 C)
     hot: HotPixels
+    transfer: ChargeTransfer = ChargeTransfer(enabled=False)  # how the charge is read out
 
 
 @dataclass(frozen=True)
@@ -113,12 +123,16 @@ def _raw_image_sets(
     plan = find_bin(geometry.readout(), scene.geometry.readout(), "archive")
     obs_dark = scene.floor + scene.hot.image(scene.geometry.shape, starts[0])
     ny_raw, nx_raw = geometry.raw_shape
-    out = []
+    out, charges = [], []
     for k, (t0, temp) in enumerate(zip(starts, temps, strict=True), 1):
         rate = source * refs.flat[0] + obs_dark * temperature_factor(temp)
-        collected = _bin_sum(rng.poisson(rate * SCI_EXPTIME).astype(np.float64), plan)
-        electrons = collected + rng.normal(0, rn, geometry.shape)
-        dn = (electrons + cosmic_rays(rng, geometry.shape, SCI_EXPTIME)) / g
+        # the charge in the detector's pixels (the source, the dark, cosmic rays), read out
+        # through the charge traps, summed into the readout's bins; then the read noise
+        charge = rng.poisson(rate * SCI_EXPTIME).astype(np.float64)
+        charge += cosmic_rays(rng, scene.geometry.shape, SCI_EXPTIME)
+        charges.append(charge)
+        read = _bin_sum(scene.transfer.read(charge, t0), plan)
+        dn = (read + rng.normal(0, rn, geometry.shape)) / g
         # bias: a level that drifts slightly with the row, the bias image, read noise everywhere
         level = BIAS_LEVEL + 0.6 * (np.arange(ny_raw) / ny_raw - 0.5)
         full = level[:, None] + rng.normal(0, rn / g, (ny_raw, nx_raw))
@@ -128,7 +142,45 @@ def _raw_image_sets(
                  "EXPEND": t0 + SCI_EXPTIME / 86400.0, "OCCDHTAV": temp, **geometry.image_cards(raw=True),
                  "BUNIT": "COUNTS", "SDQFLAGS": SDQFLAGS, "ASN_MTYP": "CRSPLIT", **sci_cards}  # fmt: skip
         out.append((raw, cards))
-    return out
+    return out, charges
+
+
+def _write_truth(
+    path: Path, obs_id: str, scene: Scene, exposures: _Exposures, source: np.ndarray,
+    charges: list[np.ndarray], spectrum_rate: np.ndarray | None = None,
+) -> Path:  # fmt: skip
+    """``truth/{obs_id}_truth.fits``: what the detector saw, before its readout.
+
+    ``SOURCE``: the scene's count rate (e⁻/s per archive pixel, flat field not applied);
+    ``CHARGE`` (one per image set): the electrons collected in each pixel (source, dark
+    current, cosmic rays) before the readout trailed them; for a spectrum, the table
+    ``SPECTRUM``: ``WAVELENGTH`` (Å) and ``NET`` (e⁻/s of the source in its whole trace,
+    per column). The primary header says whether each image set was trailed (``TRAILED1``,
+    ``TRAILED2``).
+    """
+    primary = fits.PrimaryHDU()
+    primary.header["ROOTNAME"] = (obs_id, "the observation this is the truth of")
+    primary.header["FILETYPE"] = ("SYNTHETIC TRUTH", "stisdarks synthetic archive")
+    for k, t0 in enumerate(exposures.starts, 1):
+        primary.header[f"TRAILED{k}"] = (
+            scene.transfer.trails(t0),
+            f"image set {k} read out through charge traps (CTI)",
+        )
+    hdus = [primary, fits.ImageHDU(source.astype(np.float32), name="SOURCE")]
+    hdus[-1].header["BUNIT"] = "ELECTRONS/S"
+    for k, charge in enumerate(charges, 1):
+        hdus.append(fits.ImageHDU(charge.astype(np.float32), name="CHARGE", ver=k))
+        hdus[-1].header["BUNIT"] = "ELECTRONS"
+        hdus[-1].header["EXPSTART"] = exposures.starts[k - 1]
+    if spectrum_rate is not None:
+        cols = [
+            fits.Column("WAVELENGTH", "D", array=spectrum.wavelengths(spectrum_rate.size),
+                        unit="Angstroms"),
+            fits.Column("NET", "D", array=spectrum_rate, unit="electrons/s"),
+        ]  # fmt: skip
+        hdus.append(fits.BinTableHDU.from_columns(cols, name="SPECTRUM"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_hdul_atomic(fits.HDUList(hdus), path)
 
 
 def _calstis1a(raw: np.ndarray, readout: ScienceMode, refs: Refs):
@@ -316,6 +368,11 @@ def _write_raw_flt_crj(
     return _Products((crj_sci, crj_err, crj_dq), crj_cards, done)
 
 
+def truth_path(directory: Path, obs_id: str) -> Path:
+    """Where the truth of ``obs_id`` goes: ``truth/`` beside the archive's ``science/``."""
+    return Path(directory).parent / "truth" / f"{obs_id}_truth.fits"
+
+
 def write_science(
     directory: Path,
     oref: Path,
@@ -354,8 +411,9 @@ def _write_image(
     calib = _Calibration.of(scene, refs, mode)
     exposures = _Exposures.at(obs_mjd)
     source = imaging.source_image(scene.geometry.shape)
-    raw_sets = _raw_image_sets(rng, scene, refs, mode, exposures.starts, exposures.temps, obs_id,
-                               source, imaging.wcs_cards(geometry, raw=True))  # fmt: skip
+    raw_sets, charges = _raw_image_sets(rng, scene, refs, mode, exposures.starts, exposures.temps,
+                                        obs_id, source, imaging.wcs_cards(geometry, raw=True))  # fmt: skip
+    _write_truth(truth_path(directory, obs_id), obs_id, scene, exposures, source, charges)
     indexed = {"gain": mode.gain, "binning": geometry.bin, "obstype": "IMAGING"}
     common = dict(
         ROOTNAME=obs_id, **imaging.primary_keywords(), CRSPLIT=2, NRPTEXP=1, **geometry.subarray_cards(),
@@ -380,8 +438,10 @@ def _write_spectrum(
     calib = _Calibration.of(scene, refs, mode)
     exposures = _Exposures.at(obs_mjd)
     source = spectrum.source_image(scene.geometry.shape, scene.trace)
-    raw_sets = _raw_image_sets(rng, scene, refs, mode, exposures.starts, exposures.temps, obs_id,
-                               source, spectrum.sci_keywords())  # fmt: skip
+    raw_sets, charges = _raw_image_sets(rng, scene, refs, mode, exposures.starts, exposures.temps,
+                                        obs_id, source, spectrum.sci_keywords())  # fmt: skip
+    _write_truth(truth_path(directory, obs_id), obs_id, scene, exposures, source, charges,
+                 spectrum.source_spectrum(scene.geometry.shape[1]))  # fmt: skip
     indexed = {"gain": mode.gain, "binning": geometry.bin, "obstype": "SPECTROSCOPIC"}
     texpstrt, texpend, t_total = exposures.texpstrt, exposures.texpend, exposures.t_total
     common = dict(

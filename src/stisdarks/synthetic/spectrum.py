@@ -32,6 +32,7 @@ __all__ = [
     "BKSIZE",
     "trace_of",
     "wavelengths",
+    "source_spectrum",
     "source_image",
     "background_offset",
     "write_tables",
@@ -62,13 +63,19 @@ def wavelengths(nx: int) -> np.ndarray:
     return np.linspace(2900.0, 5700.0, nx)
 
 
-def source_image(shape: tuple[int, int], trace: np.ndarray) -> np.ndarray:
-    """Count rate (e⁻/s per pixel) of the faint continuum with absorption lines, plus sky."""
-    ny, nx = shape
+def source_spectrum(nx: int) -> np.ndarray:
+    """The source's count rate per column (e⁻/s, the whole trace): a continuum with lines."""
     wave = wavelengths(nx)
     cont = 3.0 * (1 + 0.5 * np.sin((wave - 2900) / 2800 * np.pi))
     for line in (3934.0, 3968.0, 4101.0, 4340.0, 4861.0, 5175.0):
         cont *= 1 - 0.5 * np.exp(-0.5 * ((wave - line) / 4.0) ** 2)
+    return cont
+
+
+def source_image(shape: tuple[int, int], trace: np.ndarray) -> np.ndarray:
+    """Count rate (e⁻/s per pixel) of the faint continuum with absorption lines, plus sky."""
+    ny, nx = shape
+    cont = source_spectrum(nx)
     rows = np.arange(ny)[:, None]
     psf = np.exp(-0.5 * ((rows - trace[None, :]) / 1.1) ** 2)
     psf /= psf.sum(axis=0, keepdims=True)

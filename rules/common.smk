@@ -85,6 +85,8 @@ def all_outputs(wildcards=None):
     for obs in targets():
         out.append(f"results/{obs}/summary.json")
         names = DARK_FIGURES + SCIENCE_FIGURES[kind_of(obs)]
+        if kind_of(obs) == "spectrum" and truth_root(None):
+            names = names + ["truth"]  # the synthetic demo: against its truth
         out += [f"results/{obs}/figures/{name}.png" for name in names]
     for obs in targets():
         period = period_dir_of(obs)
@@ -172,7 +174,7 @@ def demo_half_settings(wildcards):
     darks half reads none of the science's, so changing those regenerates the science alone.
     """
     demo = config["archive"]["demo"]
-    settings = {k: demo[k] for k in ("size", "n_darks", "seed")}
+    settings = {k: demo[k] for k in ("size", "n_darks", "seed", "cti_trails")}
     if wildcards.part == "darks":
         second = (demo.get("programme") or {}).get("second_period_darks", 0)
         return {
@@ -224,6 +226,13 @@ def recal_product(kind):
         return recal_of(wildcards.obs)[kind]
 
     return get
+
+
+def truth_root(wildcards):
+    """The generated demo archive, whose ``truth/`` the summary measures against, or ``""``."""
+    archive = config["archive"]
+    generated = archive["kind"] == "local" and archive["demo"]["generate"]
+    return archive["root"] if generated else ""
 
 
 def summary_inputs(wildcards):

@@ -68,6 +68,34 @@ rule science_figures:
         "../scripts/figures.py"
 
 
+# the synthetic demo only: the spectrum against the injected one, a hot pixel's trail
+rule truth_figure:
+    input:
+        pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
+        recal_crj=recal_product("crj"),
+        pipeline_sx1="resources/archive/{obs}/{obs}_sx1.fits",
+        recal_sx1=recal_product("sx1"),
+        weekdark="results/{obs}/weekdark.fits",
+        references="results/{obs}/references.json",
+    output:
+        report(
+            "results/{obs}/figures/truth.png",
+            caption="../report/truth.rst",
+            category="{obs}",
+            subcategory="Science",
+        ),
+    log:
+        "logs/{obs}/truth_figure.log",
+    benchmark:
+        "benchmarks/{obs}/truth_figure.tsv"
+    conda:
+        "../envs/stisdarks.yaml"
+    params:
+        archive_root=truth_root,
+    script:
+        "../scripts/truth_figure.py"
+
+
 rule image_figures:
     input:
         pipeline_crj="resources/archive/{obs}/{obs}_crj.fits",
@@ -108,5 +136,6 @@ rule summary:
         "../envs/stisdarks.yaml"
     params:
         threshold=config["hot_pixel_threshold"],
+        archive_root=truth_root,
     script:
         "../scripts/summary.py"

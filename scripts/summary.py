@@ -8,5 +8,6 @@ run_stage(
     stages.summary,
     output=snakemake.output[0],
     threshold=snakemake.params.threshold,
+    archive_root=snakemake.params.archive_root or None,
     **dict(snakemake.input.items()),
 )

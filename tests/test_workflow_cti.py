@@ -73,9 +73,28 @@ def test_a_target_stis_cti_cannot_serve_stops_or_runs_without(demo_run, tmp_path
     proc = snakemake(work, "--configfile", "without.yaml", "--cores", "2")
     assert "processed without CTI correction" in proc.stdout + proc.stderr
     summary = json.loads((work / f"results/{OBS}/summary.json").read_text())
-    assert summary["cti"] == {"darks": False, "science": False, "refusal": "a subarray (128 rows)"}
+    cti = summary["cti"]
+    assert {k: cti[k] for k in ("darks", "science", "refusal")} == {
+        "darks": False, "science": False, "refusal": "a subarray (128 rows)"
+    }  # fmt: skip
+    # the demo archive keeps its truth: its detector trails charge, nothing here corrects it
+    assert cti["truth"]["spectrum"]["recalibrated"]["median_relative"] < -0.01
     assert not (work / "resources/cte").exists(), "darks were corrected for a refused target"
     assert basedark.stat().st_mtime_ns == built, "the uncorrected basedark was rebuilt"
+
+
+def assert_the_correction_shows(truth: dict) -> None:
+    """What the CTI demo is for, measured against the synthetic archive's truth: the traps
+    took charge from the pipeline's spectrum and the correction gave it back; the pipeline's
+    dark (trailed darks) has hot-pixel trails and the weekdark of corrected darks has not."""
+    pipeline, corrected = (
+        truth["spectrum"][k]["median_relative"] for k in ("pipeline", "recalibrated")
+    )
+    assert pipeline < -0.02, truth["spectrum"]
+    assert abs(corrected) < 0.4 * abs(pipeline), truth["spectrum"]
+    dark, week = truth["dark_trails"]["pipeline_dark"], truth["dark_trails"]["weekdark"]
+    assert dark["hot_pixels"] >= 20 and dark["trail"] > 0.03, dark
+    assert week["trail"] < 0.25 * dark["trail"] and week["peak"] > dark["peak"] + 0.05, week
 
 
 def _full_frame_cti(work):
@@ -123,8 +142,11 @@ def test_full_frame_target_is_corrected_for_cti(cti_run):
         header = fits.getheader(recal / f"{OBS}_{kind}.fits")
         assert header["PCTECORR"] == "COMPLETE" and header["DARKFILE"].endswith("weekdark.fits")
     summary = json.loads((work / f"results/{OBS}/summary.json").read_text())
-    assert summary["cti"] == {"darks": True, "science": True, "refusal": None}
+    assert {k: summary["cti"][k] for k in ("darks", "science", "refusal")} == {
+        "darks": True, "science": True, "refusal": None
+    }  # fmt: skip
     assert summary["calibrator"] == "cti"
+    assert_the_correction_shows(summary["cti"]["truth"])
     # a rerun corrects nothing again
     proc = snakemake(work, "--configfile", "test.yaml", "-n")
     assert planned_jobs(proc) == {}, proc.stdout[-2000:]
@@ -149,7 +171,8 @@ def test_full_frame_target_without_hstcal_is_corrected_natively(tmp_path):
         "science": True,
         "refusal": None,
     }
-    assert (work / f"results/{OBS}/figures").is_dir()
+    assert_the_correction_shows(summary["cti"]["truth"])
+    assert (work / f"results/{OBS}/figures/truth.png").stat().st_size > 20_000
 
 
 @pytest.mark.cti

@@ -29,6 +29,7 @@ __all__ = [
     "plot_crj_comparison",
     "plot_image_comparison",
     "plot_spectra",
+    "plot_truth",
     "choose_zoom",
 ]
 
@@ -321,3 +322,115 @@ def plot_spectra(path: os.PathLike, pipeline_sx1: os.PathLike, recal_sx1: os.Pat
         f"{_name(pipeline_sx1)}: median change {np.nanmedian(delta):.3g}, RMS {np.sqrt(np.nanmean(delta**2)):.3g} {unit}"
     )
     return _save(fig, path)
+
+
+def _running_median(values: np.ndarray, width: int = 15) -> np.ndarray:
+    """Median over ``width`` columns (edges: the nearest full window), NaNs ignored."""
+    pad = width // 2
+    padded = np.pad(np.asarray(values, float), pad, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+    return np.nanmedian(windows, axis=1)
+
+
+def plot_truth(
+    path: os.PathLike,
+    truth_fits: os.PathLike,
+    truth_json: os.PathLike,
+    pipeline_crj: os.PathLike,
+    recal_crj: os.PathLike,
+    pipeline_sx1: os.PathLike,
+    recal_sx1: os.PathLike,
+    pipeline_dark: os.PathLike,
+    weekdark: os.PathLike,
+) -> Path:
+    """The products against the synthetic truth: the spectrum, and the darks' trails.
+
+    Left: the injected spectrum and the pipeline's and the recalibrated ``NET`` (electrons
+    per second, a running median over 15 columns), and below, each over the truth. Right:
+    the pipeline's dark and the weekdark along the columns of the bright isolated hot
+    pixels, over each one's true rate, averaged (:func:`stisdarks.truth.trail_profile`):
+    a trailed dark keeps less than its rate in the hot pixel and puts the rest in the
+    rows read after it. The numbers are :func:`stisdarks.truth.measure_against_truth`'s.
+    """
+    from stisdarks.truth import TRAIL_ROWS, measure_against_truth
+
+    measured = measure_against_truth(
+        truth_fits, truth_json, pipeline_crj=pipeline_crj, recal_crj=recal_crj,
+        pipeline_sx1=pipeline_sx1, recal_sx1=recal_sx1, pipeline_dark=pipeline_dark,
+        weekdark=weekdark,
+    )  # fmt: skip
+    with fits.open(truth_fits) as hdul:
+        spectrum = hdul["SPECTRUM"].data
+        wave, truth = np.asarray(spectrum["WAVELENGTH"]), np.asarray(spectrum["NET"], float)
+    nets = {}
+    for label, sx1 in (("pipeline", pipeline_sx1), ("recalibrated", recal_sx1)):
+        with fits.open(sx1) as hdul:
+            gain = float(hdul[0].header.get("ATODGAIN", 1.0))
+            nets[label] = np.asarray(hdul[1].data[0]["NET"], float) * gain
+    fig, axes = plt.subplots(
+        2, 2, figsize=(13, 6.5), gridspec_kw={"height_ratios": [3, 1.3], "width_ratios": [1.6, 1]}
+    )
+    top, bottom = axes[0, 0], axes[1, 0]
+    colours = {"pipeline": "tab:grey", "recalibrated": "tab:blue"}
+    labels = {"pipeline": f"pipeline {_name(pipeline_sx1)}",
+              "recalibrated": _recal_label(recal_sx1, "_sx1")}  # fmt: skip
+    top.plot(wave, truth, color="black", lw=1.2, label="injected (truth)")
+    for key, net in nets.items():
+        if net.size != truth.size:
+            continue
+        deviation = measured["spectrum"][key]["median_relative"]
+        top.plot(wave, _running_median(net), color=colours[key], lw=1,
+                 label=f"{labels[key]}: {100 * deviation:+.1f} %")  # fmt: skip
+        ratio = _running_median(net / np.where(truth > 0, truth, np.nan))
+        bottom.plot(wave, ratio, color=colours[key], lw=1)
+    bottom.axhline(1.0, color="black", lw=0.8)
+    top.set_ylabel("NET (e⁻/s)")
+    top.legend(fontsize=8, title="median deviation from the truth", title_fontsize=8)
+    top.set_title("spectrum against the injected one (running median, 15 columns)")
+    bottom.set_ylabel("/ truth")
+    bottom.set_xlabel("wavelength (Å)")
+    # the darks' trails
+    prof, notes = axes[0, 1], axes[1, 1]
+    notes.axis("off")
+    darks = (("pipeline_dark", f"pipeline dark {_name(pipeline_dark)}", "tab:grey"),
+             ("weekdark", "weekdark, CTI-corrected darks" if _cti_corrected(weekdark)
+              else "weekdark", "tab:blue"))  # fmt: skip
+    lines = []
+    for key, label, colour in darks:
+        block = measured["dark_trails"].get(key) or {}
+        if not block.get("profile"):
+            continue
+        offsets = np.asarray(block["offsets"])
+        prof.step(offsets, block["profile"], where="mid", color=colour, label=label)
+        lines.append(f"{label}: hot pixel {100 * block['peak']:.0f} %, "
+                     f"trail {100 * block['trail']:.1f} % of its rate")  # fmt: skip
+        n = block["hot_pixels"]
+    if lines:
+        prof.axvspan(0.5, TRAIL_ROWS + 0.5, color="tab:orange", alpha=0.15,
+                     label=f"the {TRAIL_ROWS} rows read after it")  # fmt: skip
+        prof.set_yscale("symlog", linthresh=0.01)
+        prof.set_xlabel("rows read after the hot pixel")
+        prof.set_ylabel("dark / the hot pixel's true rate")
+        prof.set_title(f"the darks around {n} bright isolated hot pixels (mean)")
+        prof.legend(fontsize=8)
+        trails = measured["science_trails"]
+        science = [
+            f"{who}: {trails[who]['mean_e']:+.0f} e⁻"
+            for who in ("pipeline", "recalibrated")
+            if (trails.get(who) or {}).get("mean_e") is not None
+        ]
+        text = "\n".join(lines)
+        if science:
+            text += ("\n\nleft in the science _crj, rows read after minus before"
+                     " (mean):\n" + ";  ".join(science))  # fmt: skip
+        notes.text(0, 0.95, text, va="top", fontsize=8.5, wrap=True)
+    else:
+        prof.text(0.5, 0.5, "no bright isolated hot pixel in the darks' pixels", ha="center")
+        prof.axis("off")
+    fig.suptitle(f"{_name(recal_sx1).split('_')[0]}: against the synthetic archive's truth")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _cti_corrected(path: os.PathLike) -> bool:
+    return str(fits.getheader(path, 0).get("PCTECORR", "")).strip() == "COMPLETE"

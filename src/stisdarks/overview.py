@@ -23,6 +23,7 @@ COLUMNS = [
     "darks_in_period", "darks_in_week", "hot_pixels_before", "hot_pixels_after", "hot_pixels_removed",
     "counted_over", "rms_flux_change", "cosmic_ray_inside_fraction", "cosmic_ray_outside_fraction",
     "cosmic_ray_ratio", "cosmic_ray_status", "cosmic_ray_verdict", "engine", "calibrator", "cti",
+    "flux_vs_truth_pipeline", "flux_vs_truth_recalibrated", "trail_pipeline_dark", "trail_weekdark",
 ]  # fmt: skip
 
 #: summary.json blocks that hold the before/after hot-pixel counts, by kind
@@ -66,7 +67,22 @@ def _row_of_summary(summary: dict[str, Any], programme: str) -> dict[str, Any]:
         "engine": summary.get("engine", ""),
         "calibrator": summary.get("calibrator", ""),
         "cti": _cti_column(summary.get("cti", {})),
+        **_truth_columns((summary.get("cti") or {}).get("truth")),
     }
+
+
+def _truth_columns(truth: dict | None) -> dict[str, Any]:
+    """The synthetic demo's measures against its truth (``cti.truth``); empty for real data."""
+    truth = truth or {}
+    spectrum, trails = truth.get("spectrum") or {}, truth.get("dark_trails") or {}
+    out = {}
+    for who in ("pipeline", "recalibrated"):
+        flux = (spectrum.get(who) or {}).get("median_relative")
+        out[f"flux_vs_truth_{who}"] = "" if flux is None else round(flux, 5)
+    for dark in ("pipeline_dark", "weekdark"):
+        trail = (trails.get(dark) or {}).get("trail")
+        out[f"trail_{dark}"] = "" if trail is None else round(trail, 5)
+    return out
 
 
 def _cti_column(cti: dict) -> str:

@@ -67,12 +67,15 @@ def demo_archive(
     science: dict[str, Any] | None = None,
     programme: dict[str, Any] | None = None,
     parts: tuple[str, ...] = ("science", "darks"),
+    cti_trails: bool | None = None,
 ) -> Path:
     """Generate the synthetic demo archive in ``root``, or some of its halves (``parts``).
 
     ``science`` is the config's ``archive.demo.science`` (``binaxis1``, ``binaxis2``,
     ``ccdgain``, ``rows``), ``programme`` its ``archive.demo.programme`` (the other
-    observations of the programme, see :func:`stisdarks.synthetic.generate_archive`).
+    observations of the programme, see :func:`stisdarks.synthetic.generate_archive`),
+    ``cti_trails`` its ``archive.demo.cti_trails`` (None: exposures from 2009-05-01 on
+    carry CTI trails, as on the real CCD).
     A half already complete is kept. What each half writes belongs to it alone (the
     darks half: ``darks/``; the science half: ``science/``, ``oref/`` and the files at the
     root), so the temporaries an interrupted generation left there are removed first, and
@@ -95,7 +98,7 @@ def demo_archive(
     root = Path(root)
     if "science" in parts:
         remove_temporaries_in(root)
-        for own in ("science", "oref"):
+        for own in ("science", "oref", "truth"):
             remove_temporaries_in(root / own, recursive=True)
     if "darks" in parts:
         remove_temporaries_in(root / "darks", recursive=True)
@@ -107,6 +110,7 @@ def demo_archive(
     written = generate_archive(
         root, size=size, n_darks=n_darks, seed=seed, obs_id=obs_id, science_bin=binning,
         science_gain=gain, science_rows=None if rows is None else int(rows), parts=tuple(parts),
+        cti_trails=cti_trails,
         **{k: tuple(v) if isinstance(v, list) else v for k, v in (programme or {}).items()},
     )  # fmt: skip
     return Path(written)
@@ -712,6 +716,29 @@ def figures(obs_id: str, outputs: dict[str, os.PathLike], **inputs: os.PathLike)
         log.info("figure %d/%d: %s", i, len(outputs), Path(out).name)
         draw[name](out)
     return {name: Path(out) for name, out in outputs.items()}
+
+
+def truth_figure(
+    output: os.PathLike, archive_root: os.PathLike, obs_id: str, references: os.PathLike, **inputs
+) -> Path:
+    """Draw ``figures/truth.png``: the products against the synthetic archive's truth.
+
+    ``inputs`` are the pipeline's and the recalibrated ``_crj`` and ``_sx1`` and the
+    ``weekdark`` (:func:`stisdarks.figures.plot_truth`); the pipeline's dark is the one
+    ``references`` names, the truth the archive's (:func:`stisdarks.truth.truth_files`).
+    """
+    from stisdarks import figures as fig
+    from stisdarks.truth import truth_files
+
+    found = truth_files(archive_root, obs_id)
+    if found is None:
+        raise InputFileError(
+            f"{archive_root} keeps no truth of {obs_id} (truth/{obs_id}_truth.fits, truth.json); "
+            "regenerate the demo archive (delete it and rerun)"
+        )
+    return fig.plot_truth(
+        output, *found, pipeline_dark=read_json(references)["pipeline_dark"], **inputs
+    )
 
 
 def summary(output: os.PathLike, **inputs: Any) -> Path:

@@ -251,6 +251,7 @@ def build_summary(
     recal_sx1: os.PathLike | None = None,
     pipeline_flt: os.PathLike | None = None,
     threshold: float = defaults.HOT_PIXEL_THRESHOLD,
+    archive_root: os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Assemble ``summary.json`` from the workflow's artifacts.
 
@@ -260,7 +261,10 @@ def build_summary(
     the hot pixels of the whole ``_crj`` (``science_image``, :func:`image_hot_pixels`).
     With ``pipeline_flt``, ``cosmic_rays`` holds STScI's cosmic-ray monitor verdict on the
     pipeline's CR rejection (:func:`stisdarks.cosmic_rays.cosmic_ray_verdict`: flags inside
-    and outside the extraction box; "not applicable" for an image).
+    and outside the extraction box; "not applicable" for an image). With ``archive_root``,
+    a synthetic archive that keeps the truth of the observation, ``cti.truth`` measures the
+    pipeline's and the recalibrated products against it (:mod:`stisdarks.truth`: the
+    spectrum against the injected one, the hot pixels' trails); None otherwise.
     """
     if (pipeline_sx1 is None) != (recal_sx1 is None):
         raise ValueError("give both pipeline_sx1 and recal_sx1 (a spectrum) or neither (an image)")
@@ -340,9 +344,28 @@ def build_summary(
             "science": science_cti,
             # why stis_cti cannot serve this observation (None: it can)
             "refusal": facts.get("cti_refusal"),
+            # the products against the synthetic archive's truth (None: real data)
+            "truth": _against_truth(
+                archive_root,
+                facts["obs_id"],
+                pipeline_crj=pipeline_crj,
+                recal_crj=recal_crj,
+                pipeline_sx1=pipeline_sx1,
+                recal_sx1=recal_sx1,
+                pipeline_dark=refs["pipeline_dark"],
+                weekdark=weekdark,
+            ),
         },
         "weekdark_taskname": taskname,
     }
+
+
+def _against_truth(archive_root: os.PathLike | None, obs_id: str, **products) -> dict | None:
+    """:func:`stisdarks.truth.measure_against_truth` where the archive keeps a truth."""
+    from stisdarks.truth import measure_against_truth, truth_files
+
+    found = truth_files(archive_root, obs_id) if archive_root else None
+    return measure_against_truth(*found, **products) if found else None
 
 
 def write_summary(path: os.PathLike, data: dict[str, Any]) -> Path:

@@ -82,7 +82,7 @@ rule recalibrate_cti:
         # the PCTETAB is the weekdark's (the darks' and the science's correction agree);
         # calibrator: calstis (auto with cs0.e) is stis_cti's path through hstcal, native
         # (auto without) the same products from the pipeline _flt (docs/cti.md)
-        calibrator="cti:" + config["calibrator"],
+        calibrator=f"cti:{config['calibrator']}",
     script:
         "../scripts/recalibrate.py"
 
@@ -108,6 +108,6 @@ rule recalibrate_cti_image:
         # the PCTETAB is the weekdark's (the darks' and the science's correction agree);
         # calibrator: calstis (auto with cs0.e) is stis_cti's path through hstcal, native
         # (auto without) the same products from the pipeline _flt (docs/cti.md)
-        calibrator="cti:" + config["calibrator"],
+        calibrator=f"cti:{config['calibrator']}",
     script:
         "../scripts/recalibrate.py"

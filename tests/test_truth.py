@@ -15,6 +15,7 @@ from stisdarks.truth import (
     TRAIL_ROWS,
     bright_hot_pixels,
     measure_against_truth,
+    period_truth,
     spectrum_vs_truth,
     trail_excess,
     trail_profile,
@@ -136,3 +137,16 @@ def test_the_science_trails_and_the_whole_measure(tmp_path):
     assert got["dark_trails"]["pipeline_dark"]["trail"] > 0.01
     assert abs(got["dark_trails"]["weekdark"]["trail"]) < 1e-3
     assert got["science_trails"]["pipeline"]["hot_pixels"] == len(chosen)
+
+
+def test_each_period_has_its_own_hot_pixels():
+    first = [{"y": 50, "x": 10, "rate": 2.0, "onset_mjd": 100.0}]
+    second = [{"y": 80, "x": 20, "rate": 3.0, "onset_mjd": 200.0}]
+    facts = {
+        "hot_pixels": first, "pipeline_dark_mjd": 150.0,
+        "second_period": {"start_mjd": 190.0, "end_mjd": 220.0, "hot_pixels": second,
+                          "pipeline_dark_mjd": 205.0},
+    }  # fmt: skip
+    assert period_truth(facts, 180.0) == (first, 150.0)
+    assert period_truth(facts, 210.0) == (second, 205.0)
+    assert period_truth({"hot_pixels": first, "pipeline_dark_mjd": 150.0}, 210.0) == (first, 150.0)

@@ -39,6 +39,7 @@ __all__ = [
     "TRAIL_ROWS",
     "truth_files",
     "spectrum_vs_truth",
+    "period_truth",
     "bright_hot_pixels",
     "trail_profile",
     "trail_excess",
@@ -62,6 +63,18 @@ def truth_files(archive_root: os.PathLike, obs_id: str) -> tuple[Path, Path] | N
     root = Path(archive_root)
     pair = (root / "truth" / f"{obs_id}_truth.fits", root / "truth.json")
     return pair if all(p.is_file() for p in pair) else None
+
+
+def period_truth(facts: dict[str, Any], mjd: float) -> tuple[list[dict], float]:
+    """The hot pixels of the anneal period holding ``mjd``, and its pipeline dark's date.
+
+    ``facts`` is the archive's ``truth.json``: the first period's at its top level, a second
+    period's (an anneal cured the first's hot pixels) under ``second_period``.
+    """
+    second = facts.get("second_period") or {}
+    if "hot_pixels" in second and second["start_mjd"] <= mjd < second["end_mjd"]:
+        return second["hot_pixels"], float(second["pipeline_dark_mjd"])
+    return facts["hot_pixels"], float(facts.get("pipeline_dark_mjd", mjd))
 
 
 def _readout_step(header: fits.Header) -> int:
@@ -242,7 +255,6 @@ def measure_against_truth(
     {"pipeline_dark": ..., "weekdark": ...}, "science_trails": {"pipeline": ...,
     "recalibrated": ...}, "definition": ...}``; ``spectrum`` is None for an image.
     """
-    facts = json.loads(Path(truth_json).read_text())
     with fits.open(truth_fits) as hdul:
         shape = hdul["SOURCE"].data.shape
     with fits.open(recal_crj) as hdul:
@@ -261,8 +273,8 @@ def measure_against_truth(
             "recalibrated": spectrum_vs_truth(recal_sx1, truth_fits),
         }
     # the hot pixels present in the pipeline's dark already: in every dark compared
-    born = min(mjd, float(facts.get("pipeline_dark_mjd", mjd)))
-    hot = bright_hot_pixels(facts["hot_pixels"], born, shape, trace)
+    hot_pixels, pipeline_dark_mjd = period_truth(json.loads(Path(truth_json).read_text()), mjd)
+    hot = bright_hot_pixels(hot_pixels, min(mjd, pipeline_dark_mjd), shape, trace)
     out["dark_trails"] = {
         name: trail_profile(path, hot) if path is not None else None
         for name, path in (("pipeline_dark", pipeline_dark), ("weekdark", weekdark))

@@ -375,8 +375,11 @@ def _write_science_half(root: Path, world: _World, mode: ScienceMode, *, size, n
             write_science(root / "science", oref, rng2, obs, scene2, refs2, second.obs_mjd - k,
                           add_science, mode)  # fmt: skip
         second_truth = {"start": second.start_iso, "end": second.end_iso,
+                        "start_mjd": second.start, "end_mjd": second.end,
                         "n_darks": second.n_darks, "obs_ids": list(second_period_obs_ids),
-                        "obs_mjd": second.obs_mjd, "pipeline_dark": SECOND_PIPELINE_DARK}  # fmt: skip
+                        "obs_mjd": second.obs_mjd, "pipeline_dark": SECOND_PIPELINE_DARK,
+                        "pipeline_dark_mjd": second.pipe_mjd,
+                        "hot_pixels": _hot_pixel_rows(second.hot)}  # fmt: skip
     if unprocessable:
         _write_unprocessable(root / "science", geometry, first.obs_mjd - 3.0, add_science)
 
@@ -398,14 +401,19 @@ def _write_science_half(root: Path, world: _World, mode: ScienceMode, *, size, n
         "obs_mjd": first.obs_mjd, "pipeline_dark": reffiles.DARKFILE, "pipeline_dark_mjd": first.pipe_mjd,
         "second_period": second_truth,
         "trace": {"extrlocy_center": float(world.trace[nx // 2]), "slope_per_column": 1.5 / nx},
-        "hot_pixels": [
-            {"y": int(y), "x": int(x), "rate": round(float(r), 5), "onset_mjd": round(float(o), 6)}
-            for y, x, r, o in zip(hot.y, hot.x, hot.rate, hot.onset, strict=True)
-        ],
+        "hot_pixels": _hot_pixel_rows(hot),
     }  # fmt: skip
     with atomic_path(root / "truth.json") as tmp:
         tmp.write_text(json.dumps(truth))
     index.write(root / "science" / "index.csv")  # last: marks the half complete
+
+
+def _hot_pixel_rows(hot: HotPixels) -> list[dict]:
+    """The hot pixels as ``truth.json`` lists them: y, x (0-indexed), rate, onset."""
+    return [
+        {"y": int(y), "x": int(x), "rate": round(float(r), 5), "onset_mjd": round(float(o), 6)}
+        for y, x, r, o in zip(hot.y, hot.x, hot.rate, hot.onset, strict=True)
+    ]
 
 
 def _readout(transfer: ChargeTransfer, mjd: float, amp: str = "D"):

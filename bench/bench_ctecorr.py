@@ -1,11 +1,11 @@
 """Benchmark the CTI correction of full-frame darks: the native backend against stis_cti.
 
 Generates a full-frame (1024x1024) synthetic archive of ``--n-darks`` long darks
-(:func:`stisdarks.synthetic.generate_archive`, not timed); with ``--trailed`` each dark is
-first passed through the forward model (:func:`stisdarks.cti.correct.add_cti_imset`: the
-readout of a CCD with CTI, as real darks come), since the demo's detector moves no charge
-and stis_cti's over-subtraction redo then runs on most columns (the costliest case). Then,
-each in a child process, on the same cores, in the same run:
+(:func:`stisdarks.synthetic.generate_archive`, not timed): with ``--trailed`` read out
+through the detector's charge traps, as real darks come and as the demo archive makes them
+by default (``cti_trails``); without, from a detector without CTI, on which stis_cti's
+over-subtraction redo runs on most columns (the costliest case). Then, each in a child
+process, on the same cores, in the same run:
 
 - per dark: ``stisdarks.cti.correct_darks`` of the first dark, native (its columns on
   ``--cores`` threads) and stis_cti (one core: its C is single-threaded), ``--repeat``
@@ -45,22 +45,6 @@ wall = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"inner_wall": wall, "peak_mb": peak}))
 """
-
-
-def trail(darks: list[Path]) -> None:
-    """Give each dark the CTI trails of the real CCD (the forward model, in place)."""
-    from astropy.io import fits
-
-    from stisdarks.cti import default_pctetab
-    from stisdarks.cti.correct import add_cti_imset
-    from stisdarks.cti.trapmodel import load_trap_model
-
-    for path in darks:
-        with fits.open(path, mode="update") as hdul:
-            h = hdul[0].header
-            model = load_trap_model(default_pctetab(), h["TEXPSTRT"])
-            sci = hdul["SCI"].data
-            sci[:, :] = add_cti_imset(sci, h.get("ATODGAIN", 1.0), h.get("CCDAMP", "D"), model)
 
 
 def child(engine: str, threads: int, out: Path, darks: list[Path]) -> dict:
@@ -106,12 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-cte-") as tmp:
         root = generate_archive(
-            Path(tmp) / "a", size=1024, n_darks=args.n_darks, seed=args.seed, parts=("darks",)
-        )
+            Path(tmp) / "a", size=1024, n_darks=args.n_darks, seed=args.seed, parts=("darks",),
+            cti_trails=None if args.trailed else False,
+        )  # fmt: skip
         darks = sorted((root / "darks").glob("odark*_flt.fits"))
-        if args.trailed:
-            trail(darks)
-        kind = "trailed by the forward model" if args.trailed else "as generated (no trails)"
+        kind = "trailed by the charge traps" if args.trailed else "from a detector without CTI"
         print(f"{len(darks)} full-frame darks, {kind}; {args.cores} cores")
         rows = []
         for i in range(args.repeat):

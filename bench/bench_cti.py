@@ -21,9 +21,10 @@ timed), then times, each in a child process:
 It prints, for each, the wall time, the CPU seconds (user + system of the child and every
 process it waited for: Snakemake's jobs, the Pool's workers, calstis) and the CPU seconds
 per dark, then the ratio ours / stis_cti; for (a) also the jobs' own times from Snakemake's
-``benchmark:`` files. On the demo's untrailed darks stis_cti's CteCorr costs 70-107 s of CPU
-per full-frame dark and the native one ~32 s (``bench/bench_ctecorr.py`` compares the two
-alone). Needs stis-cti and hstcal's ``cs0.e``
+``benchmark:`` files. The demo's darks carry the trails of the CCD's charge traps (the
+archive's ``cti_trails``), as real ones do; on a detector without CTI stis_cti's CteCorr
+costs 70-107 s of CPU per full-frame dark and the native one ~32 s
+(``bench/bench_ctecorr.py`` compares the two alone). Needs stis-cti and hstcal's ``cs0.e``
 on PATH. Other CPU-heavy processes (another Snakemake or pytest) skew the figures: the
 script names those it sees before it starts.
 

@@ -1,9 +1,9 @@
 """Time the CTI correction of one trailed full-frame dark in-process: native against stis_cti.
 
 Generates one full-frame (1024x1024) synthetic long dark
-(:func:`stisdarks.synthetic.generate_archive`) and trails it with the forward model
-(:func:`stisdarks.cti.correct.add_cti_imset`, as real darks come from the CCD); none of
-this is timed. Then, in this one process, after a first untimed run of each (imports,
+(:func:`stisdarks.synthetic.generate_archive`), read out through the detector's charge
+traps as real darks come from the CCD (the archive's ``cti_trails``); none of this is
+timed. Then, in this one process, after a first untimed run of each (imports,
 loading numba's cached machine code, stis_cti's extension), alternately ``--repeat``
 times:
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
     from astropy.io import fits
-    from bench_ctecorr import same_data, trail
+    from bench_ctecorr import same_data
 
     from stisdarks.cti import default_pctetab, kernel, native, set_pctetab
     from stisdarks.cti import stis_cti as theirs
@@ -75,11 +75,10 @@ def main(argv: list[str] | None = None) -> int:
 
     native._set_threads(args.cores)
     with tempfile.TemporaryDirectory(prefix="bench-cti-kernel-") as tmp:
-        root = generate_archive(
+        root = generate_archive(  # trailed by the detector's charge traps (cti_trails)
             Path(tmp) / "a", size=1024, n_darks=1, seed=args.seed, parts=("darks",)
         )
         dark = sorted((root / "darks").glob("odark*_flt.fits"))[0]
-        trail([dark])
         with fits.open(dark, mode="update") as hdul:
             set_pctetab(hdul[0].header, default_pctetab())
             h = hdul[0].header

@@ -11,6 +11,7 @@ keywords, and ``_flc``/``_crc``/``_s1c`` products corrected for CTI.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 
@@ -173,6 +174,31 @@ def test_full_frame_target_without_hstcal_is_corrected_natively(tmp_path):
     }
     assert_the_correction_shows(summary["cti"]["truth"])
     assert (work / f"results/{OBS}/figures/truth.png").stat().st_size > 20_000
+
+
+@pytest.mark.cti
+@pytest.mark.skipif(
+    importlib.util.find_spec("stis_cti") is None, reason="needs stis_cti (pip install stis-cti)"
+)
+def test_the_stis_cti_engine_gives_the_native_engines_products(tmp_path):
+    """The whole CTI demo with cti.engine: stis_cti (STScI's C for every correction: the
+    darks and the science) ends with the same results as with the native engine, file for
+    file: FITS data unit by unit, the rest byte for byte (the products' SDCTIENG aside,
+    which names the engine, and the figures, whose titles do not)."""
+    runs = {}
+    for engine in ("native", "stis_cti"):
+        work = _full_frame_cti(copy_workflow(tmp_path / engine))
+        config = yaml.safe_load((work / "test.yaml").read_text())
+        config["cti"]["engine"] = engine
+        (work / "test.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        snakemake(work, "--configfile", "test.yaml", "--cores", "2", timeout=3000, hstcal=False)
+        runs[engine] = work
+    assert fits.getval(runs["stis_cti"] / f"results/{OBS}/weekdark.fits", "SDCTIENG") == "stis_cti"
+    crc = runs["stis_cti"] / f"results/{OBS}/recal_cti/{OBS}_crc.fits"
+    assert fits.getval(crc, "SDCTIENG") == "stis_cti"
+    digests = {engine: result_digest(work) for engine, work in runs.items()}
+    assert len(digests["native"]) > 20
+    assert not differences(digests["stis_cti"], digests["native"])
 
 
 @pytest.mark.cti

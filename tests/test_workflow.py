@@ -240,6 +240,9 @@ def test_real_config_dry_run_and_lint(tmp_path):
     work = copy_workflow(tmp_path / "clone")
     jobs = planned_jobs(snakemake(work, "-n", "--configfile", "config/demo.yaml"))
     assert {"demo_archive", "programme"} <= set(jobs), jobs
+    # the CTI demo's (run whole, small, by tests/test_workflow_cti.py under -m cti)
+    jobs = planned_jobs(snakemake(work, "-n", "--configfile", "config/demo_cti.yaml"))
+    assert {"demo_archive", "download_science", "science_facts"} <= set(jobs), jobs
 
 
 def test_html_report_has_every_figure_captioned(demo, tmp_path):
@@ -252,6 +255,7 @@ def test_html_report_has_every_figure_captioned(demo, tmp_path):
         "weekdark_over_pipeline.png",
         "crj_comparison.png",
         "spectrum.png",
+        "truth.png",
     ):
         assert name in html, name
     for caption in (
@@ -259,6 +263,7 @@ def test_html_report_has_every_figure_captioned(demo, tmp_path):
         "diverging colour map centred on 1",
         "zoomed automatically",
         "summary.json",
+        "the truth the archive started from",
     ):
         assert caption in html, caption
 

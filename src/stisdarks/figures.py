@@ -123,9 +123,13 @@ def plot_ratio(
     fig.colorbar(im, ax=ax, label=f"ratio (both darks floored at {floor:.3f} e⁻/s)")
     new_hot = int(np.count_nonzero((week > 0.1) & (pipe <= 0.1)))
     cooled = int(np.count_nonzero((pipe > 0.1) & (week <= 0.1)))
+    # a weekdark of CTI-corrected darks has back the charge the traps took from its hot
+    # pixels, which the pipeline's dark (of trailed darks) lacks: not all of them are new
+    cti = "\nCTI-corrected darks: charge back in hot pixels, no trails"
     ax.set_title(
         f"weekdark / pipeline dark ({_name(pipeline_dark)}){_readout_label(readout)}\n"
-        f"{new_hot} new hot pixels (> 0.1 e⁻/s), {cooled} cooled"
+        f"{new_hot} pixels newly above 0.1 e⁻/s, {cooled} cooled"
+        + (cti if _cti_corrected(weekdark) else "")
     )
     ax.set_xlabel("column (pixel)")
     ax.set_ylabel("row (pixel)")

@@ -6,6 +6,7 @@ read its outputs and ask Snakemake dry runs what a change would rebuild.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -54,6 +55,7 @@ def test_every_artifact_of_the_design_exists(demo):
                 "weekdark_over_pipeline",
                 "crj_comparison",
                 "spectrum",
+                "truth",
             )
         ),
         f"results/{OBS}/summary.json",
@@ -119,6 +121,25 @@ def test_recalibration_removes_hot_pixels_from_the_extraction_region(demo):
     assert summary["hot_pixels"]["weekdark"] > summary["hot_pixels"]["pipeline_dark"]
     with fits.open(demo / f"results/{OBS}/recal/{OBS}_crj.fits") as hdul:
         assert "weekdark" in hdul[0].header["DARKFILE"]
+
+
+def test_the_demo_is_measured_against_its_truth(demo):
+    """The demo's detector trails charge; without CTI correction the spectrum stays low and
+    the weekdark, made of trailed darks like the pipeline's, trails its hot pixels too."""
+    truth = read_json(demo / f"results/{OBS}/summary.json")["cti"]["truth"]
+    spectrum, darks = truth["spectrum"], truth["dark_trails"]
+    for who in ("pipeline", "recalibrated"):
+        assert -0.1 < spectrum[who]["median_relative"] < -0.01, spectrum
+        assert spectrum[who]["columns"] > 900
+    for dark in ("pipeline_dark", "weekdark"):
+        assert darks[dark]["hot_pixels"] >= 5 and darks[dark]["trail"] > 0.03, darks
+        assert 0.6 < darks[dark]["peak"] < 0.95, darks
+    with open(demo / "results/summary.csv") as fh:
+        row = next(csv.DictReader(fh))
+    assert float(row["flux_vs_truth_recalibrated"]) == pytest.approx(
+        spectrum["recalibrated"]["median_relative"], abs=1e-5
+    )
+    assert float(row["trail_weekdark"]) == pytest.approx(darks["weekdark"]["trail"], abs=1e-5)
 
 
 def test_downloads_are_never_modified(demo):

@@ -181,6 +181,7 @@ def test_the_truth_keeps_the_charge_before_the_readout(root):
 
 
 def test_charge_transfer_follows_the_date():
+    from stisdarks.cti import default_pctetab
     from stisdarks.synthetic.transfer import CTI_FROM_MJD, ChargeTransfer
 
     image = np.zeros((64, 1024))
@@ -193,6 +194,14 @@ def test_charge_transfer_follows_the_date():
     far = ChargeTransfer(0).read(image, 59000.0)  # the same pixel further from the amplifier
     assert far[40, 10] < read[40, 10]
     assert np.all(always.read(image, 59000.0) == read)
+    # a band is read as the whole CCD with nothing outside it: exactly
+    from stisdarks.cti.correct import add_cti_imset
+    from stisdarks.synthetic.transfer import _trap_model
+
+    frame = np.zeros((1024, 1024))
+    frame[480:544] = image
+    whole = add_cti_imset(frame, 1.0, "D", _trap_model(str(default_pctetab()), 59000.0))
+    assert np.array_equal(whole[480:544], read)
 
 
 def test_hot_pixels_appear_at_their_onset(untrailed, index, truth):

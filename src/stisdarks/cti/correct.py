@@ -30,6 +30,9 @@ from astropy.io import fits
 from stisdarks.cti import kernel
 from stisdarks.cti.trapmodel import TrapModel, cte_frac_array, readout_direction
 
+#: rows of the STIS CCD (the CTI scaling grows with the distance from the amplifier)
+CCD_ROWS = 1024
+
 __all__ = [
     "STIS_CTE_NAME", "STIS_CTE_VER", "CTECORR_HISTORY", "ADDCTE_HISTORY", "correct_imset",
     "add_cti_imset", "ctecorr_keywords", "addcte_keywords", "stamp_ctecorr_header",
@@ -112,13 +115,26 @@ def correct_imset(
     )
 
 
-def add_cti_imset(sci_dn: np.ndarray, atodgain: float, ccdamp: str, model: TrapModel) -> np.ndarray:
+def add_cti_imset(
+    sci_dn: np.ndarray,
+    atodgain: float,
+    ccdamp: str,
+    model: TrapModel,
+    *,
+    first_row: int | None = None,
+) -> np.ndarray:
     """Add CTI trails to one ``SCI`` image as stis_cti's ``AddYCte`` does.
 
     The image (DN) is flipped and converted to electrons as by :func:`correct_imset`,
     read out once through the trap model (``model.shft_nit`` passes, no read-noise
     separation), converted back to DN and flipped back. ``AddYCte`` leaves ``ERR`` and
     ``DQ`` alone.
+
+    With ``first_row`` (the detector row of the image's row 0), the image is a band of
+    the 1024-row CCD read as the whole CCD would be with nothing outside the band: each
+    row gets the CTI scaling of its distance from the amplifier, and the empty rows read
+    before the band, which fill no trap, are not simulated. ``None``: ``AddYCte``'s own
+    scaling, by the image's own rows (the same as ``first_row = 0`` on a full frame).
 
     Parameters
     ----------
@@ -130,6 +146,8 @@ def add_cti_imset(sci_dn: np.ndarray, atodgain: float, ccdamp: str, model: TrapM
         ``CCDAMP``, ``'A'`` to ``'D'``.
     model : TrapModel
         The trap model (``AddYCte`` takes only ``shift_nit`` as an override).
+    first_row : int, optional
+        The detector row of the image's first row (a band of the CCD; see above).
 
     Returns
     -------
@@ -139,7 +157,15 @@ def add_cti_imset(sci_dn: np.ndarray, atodgain: float, ccdamp: str, model: TrapM
     direction = readout_direction(ccdamp)
     scidata = _electrons(sci_dn, atodgain, direction)
     _check_columns(model, scidata.shape, ccdamp)
-    cte_frac = cte_frac_array(model, scidata.shape, ccdamp)
+    rows, cols = scidata.shape
+    if first_row is None:
+        cte_frac = cte_frac_array(model, scidata.shape, ccdamp)
+    else:
+        if first_row < 0 or first_row + rows > CCD_ROWS:
+            raise ValueError(f"{rows} rows from row {first_row} overflow the {CCD_ROWS}-row CCD")
+        # the band's rows in the flipped frame: counted from the amplifier's side
+        start = first_row if direction == 1 else CCD_ROWS - first_row - rows
+        cte_frac = cte_frac_array(model, (CCD_ROWS, cols), ccdamp)[start : start + rows]
     cordata = kernel.add_y_cte(
         scidata, model.shft_nit, cte_frac, model.levels, model.dpde_l, model.chg_leak_lt,
         model.chg_open_lt,

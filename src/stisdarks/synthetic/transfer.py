@@ -12,8 +12,8 @@ CTI correction has something to correct.
 
 The model acts on the charge collected in the detector's pixels before the amplifier
 adds read noise. An image of fewer rows than the frame (a subarray of the archive) is
-placed at its detector rows in an empty 1024-row frame first: its charge travels as far
-as on the real detector. stis_cti's model starts on 2009-05-01 (the CCD's side-2
+read as a band of the empty 1024-row CCD (``add_cti_imset``'s ``first_row``): its charge
+travels as far as on the real detector. stis_cti's model starts on 2009-05-01 (the CCD's side-2
 electronics after Servicing Mission 4; :data:`stisdarks.cti.common.EARLIEST_DATE`): by
 default, exposures before it are read without trails.
 """
@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from stisdarks.cti.common import EARLIEST_DATE, default_pctetab
-from stisdarks.synthetic.geometry import CCD_NPIX
 
 __all__ = ["CTI_FROM_MJD", "ChargeTransfer", "trails_by_default"]
 
@@ -99,13 +98,6 @@ class ChargeTransfer:
             return electrons
         from stisdarks.cti.correct import add_cti_imset
 
-        ny = electrons.shape[0]
-        if self.first_row < 0 or self.first_row + ny > CCD_NPIX:
-            raise ValueError(
-                f"{ny} rows from detector row {self.first_row} do not fit in the {CCD_NPIX}-row CCD"
-            )
-        frame = np.zeros((CCD_NPIX, electrons.shape[1]))
-        frame[self.first_row : self.first_row + ny] = electrons
         table = Path(self.pctetab) if self.pctetab is not None else default_pctetab()
-        read = add_cti_imset(frame, 1.0, amp, _trap_model(os.fspath(table), float(mjd)))
-        return read[self.first_row : self.first_row + ny]
+        model = _trap_model(os.fspath(table), float(mjd))
+        return add_cti_imset(electrons, 1.0, amp, model, first_row=self.first_row)

@@ -130,7 +130,7 @@ def test_the_demo_is_measured_against_its_truth(demo):
     spectrum, darks = truth["spectrum"], truth["dark_trails"]
     for who in ("pipeline", "recalibrated"):
         assert -0.1 < spectrum[who]["median_relative"] < -0.01, spectrum
-        assert spectrum[who]["columns"] > 700
+        assert spectrum[who]["columns"] > 500  # of 1024: DQ-flagged ones left out
     for dark in ("pipeline_dark", "weekdark"):
         assert darks[dark]["hot_pixels"] >= 5 and darks[dark]["trail"] > 0.03, darks
         assert 0.6 < darks[dark]["peak"] < 0.95, darks

@@ -107,3 +107,27 @@ def test_a_new_period_is_built_by_the_next_run(demo_run, tmp_path):
     summary = json.loads((work / "results/odemo1010/summary.json").read_text())
     assert summary["period"]["start"] == period["start"], summary["period"]
     assert planned_jobs(snakemake(work, "-n", "--configfile", "period.yaml")) == {}
+
+
+def test_a_detector_without_cti_reaches_every_product(demo_run, tmp_path):
+    """``archive.demo.cti_trails`` changes the data, not the files' names or sizes: the
+    archive's index lists each file's MD5, so the next run fetches the changed files again
+    (science and darks) and remakes everything made from them, never mixing the two."""
+    work = tmp_path / "w"
+    shutil.copytree(demo_run, work, symlinks=True)
+    before = json.loads((work / "results/odemo1010/summary.json").read_text())["cti"]["truth"]
+    path = demo_config(work, name="flat.yaml")
+    config = yaml.safe_load(path.read_text())
+    config["archive"]["demo"]["cti_trails"] = False
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    snakemake(work, "--configfile", "flat.yaml", "--cores", "2")
+    archive = work / "resources/demo_archive"
+    for fetched in (work / "resources/archive").rglob("*.fits"):
+        assert fetched.read_bytes() == next(archive.rglob(fetched.name)).read_bytes(), fetched
+    after = json.loads((work / "results/odemo1010/summary.json").read_text())["cti"]["truth"]
+    for who in ("pipeline", "recalibrated"):  # no traps: the spectrum is whole, both ways
+        assert before["spectrum"][who]["median_relative"] < -0.01
+        assert abs(after["spectrum"][who]["median_relative"]) < 0.01, after["spectrum"]
+    for dark in ("pipeline_dark", "weekdark"):  # and no trails in either dark
+        assert abs(after["dark_trails"][dark]["trail"]) < 0.01, after["dark_trails"]
+    assert planned_jobs(snakemake(work, "-n", "--configfile", "flat.yaml")) == {}

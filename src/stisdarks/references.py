@@ -34,6 +34,7 @@ count from ``assign_bestrefs``) become one-line :class:`~stisdarks.errors.StisDa
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import logging
 import os
 import shutil
@@ -256,8 +257,9 @@ def _copy_from_archive(names: dict[str, str], archive_oref: Path, dest: Path) ->
 
 
 def _place(src: Path, target: Path) -> Path:
-    """Copy ``src`` to ``target`` unless it is already there (a locked write: the cache is shared)."""
-    if not target.is_file():
+    """Copy ``src`` to ``target`` unless the same file is already there (a locked write: the
+    cache is shared); a local archive regenerated with other data replaces its old copy."""
+    if not target.is_file() or not filecmp.cmp(src, target, shallow=False):
         with shared_atomic_path(target) as tmp:
             shutil.copyfile(src, tmp)
     return target

@@ -240,6 +240,7 @@ def read_dark_table(path: os.PathLike) -> list[DarkExposure]:
             filename=row["product_filename"],
             uri=row["product_uri"],
             size=_opt(row["product_size"], int),
+            md5=_opt(row.get("product_md5", ""), str),
         )
         darks.append(
             DarkExposure(

@@ -12,6 +12,7 @@ carry ISO strings next to them.
 from __future__ import annotations
 
 import abc
+import hashlib
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from stisdarks import defaults
 
 __all__ = [
     "SCIENCE_KINDS",
+    "file_md5",
     "Product",
     "ScienceObservation",
     "DarkExposure",
@@ -30,6 +32,15 @@ __all__ = [
 
 #: Products of a science observation the workflow fetches, by file-name suffix.
 SCIENCE_KINDS: tuple[str, ...] = ("raw", "wav", "flt", "crj", "sx1")
+
+
+def file_md5(path: str | os.PathLike) -> str:
+    """MD5 hex digest of a file (read in 1 MiB blocks)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,9 @@ class Product:
         Archive-specific locator (a path for ``local``, a MAST ``dataURI`` for ``mast``).
     size : int or None
         Size in bytes as the archive lists it, used to check downloads.
+    md5 : str or None
+        MD5 hex digest of the file as the archive lists it (a generated demo archive's
+        index does): a copy with other content is fetched again.
     """
 
     obs_id: str
@@ -55,6 +69,7 @@ class Product:
     filename: str
     uri: str
     size: int | None = None
+    md5: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,8 +205,9 @@ class Archive(abc.ABC):
 
     @staticmethod
     def already_downloaded(product: Product, dest: Path) -> bool:
-        """True if ``dest`` holds a complete copy of ``product`` (size and FITS check); a bad
-        one is reported and will be fetched again."""
+        """True if ``dest`` holds a complete copy of ``product`` (size and FITS check, and its
+        MD5 where the archive lists one); a bad or different one is reported and will be
+        fetched again."""
         from stisdarks.errors import InputFileError
         from stisdarks.fitsio import verify_fits
 
@@ -201,6 +217,11 @@ class Archive(abc.ABC):
             verify_fits(dest, product.size)
         except InputFileError as exc:
             logging.getLogger(__name__).warning("%s; fetching it again", exc)
+            return False
+        if product.md5 and file_md5(dest) != product.md5:
+            logging.getLogger(__name__).warning(
+                "%s differs from the archive's (MD5); fetching it again", dest.name
+            )
             return False
         logging.getLogger(__name__).info("%s already present and valid", dest.name)
         return True

@@ -134,6 +134,7 @@ class LocalArchive(Archive):
             filename=row["filename"],
             uri=str(self.root / row["path"]),
             size=_opt_int(row.get("size")),
+            md5=_opt_str(row.get("md5")),
         )
 
     # ---------------------------------------------------------------- queries

@@ -153,6 +153,12 @@ def correct_dark(
     return dest
 
 
+def _newer(corrected: Path, source: Path) -> bool:
+    """Whether ``corrected`` was written after ``source`` (a dark fetched again since, its
+    content changed in the archive, is corrected again)."""
+    return corrected.stat().st_mtime_ns >= source.stat().st_mtime_ns
+
+
 def correct_darks(
     sources: Sequence[os.PathLike],
     dest_dir: os.PathLike,
@@ -164,7 +170,8 @@ def correct_darks(
     """CTI-correct every dark of ``sources`` into ``dest_dir`` (``<root>_cte.fits`` each).
 
     A dark already corrected there by the same backend with the same PCTETAB
-    (:func:`is_corrected_with`) is kept: a job killed half-way through a period's darks
+    (:func:`is_corrected_with`), after its source was fetched, is kept: a job killed
+    half-way through a period's darks
     resumes with the next one, after removing what the killed one left half-written. Each
     corrected dark appears atomically (:func:`correct_dark`); the sources are untouched.
     ``threads`` cores: the native backend corrects one dark at a time on all of them (its
@@ -182,7 +189,7 @@ def correct_darks(
     pending = []
     for src, dest in zip(sources, out, strict=True):
         remove_temporaries_of(dest)  # a killed run's (each dark lies in one period: ours)
-        if is_corrected_with(dest, table, name):
+        if is_corrected_with(dest, table, name) and _newer(dest, Path(src)):
             log.info("%s: already corrected (%s, %s), kept", dest.name, name, table.name)
         else:
             pending.append((Path(src), dest))

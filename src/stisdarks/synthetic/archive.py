@@ -13,6 +13,7 @@ import numpy as np
 from astropy.time import Time
 
 from stisdarks import defaults
+from stisdarks.archive.base import file_md5
 from stisdarks.engines.common import DARK_VS_T, REF_TEMP
 from stisdarks.fitsio import atomic_path
 from stisdarks.synthetic import reffiles
@@ -52,6 +53,7 @@ PARTS = ("science", "darks")
 INDEX_COLUMNS = [
     "obs_id", "kind", "filename", "path", "instrument", "detector", "target", "start_mjd", "end_mjd",
     "exptime", "ccdgain", "ccdamp", "binaxis1", "binaxis2", "proposid", "size", "obstype", "obsmode",
+    "md5",
 ]  # fmt: skip
 
 
@@ -74,7 +76,7 @@ class _Index:
              "instrument": "STIS", "detector": detector, "target": target, "start_mjd": f"{t0:.8f}",
              "end_mjd": f"{t0 + exptime / 86400.0:.8f}", "exptime": exptime, "ccdgain": gain, "ccdamp": amp,
              "binaxis1": binning[0], "binaxis2": binning[1], "proposid": proposid, "size": path.stat().st_size,
-             "obstype": obstype, "obsmode": obsmode}
+             "obstype": obstype, "obsmode": obsmode, "md5": file_md5(path)}
         )  # fmt: skip
 
     def write(self, path: Path) -> None:

@@ -92,7 +92,8 @@ class ChargeTransfer:
         Raises
         ------
         stisdarks.errors.InputFileError
-            When the PCTETAB does not cover ``mjd`` (trails forced on before 2009-05-01).
+            When the PCTETAB does not cover ``mjd`` (STScI's covers the CCD's whole life;
+            ``enabled=True`` before 2009-05-01 uses its scaling for that date).
         """
         if not self.trails(mjd):
             return electrons

@@ -175,10 +175,15 @@ def choose_zoom(
 _CTI_NAMES = {"_crj": "_crc", "_sx1": "_s1c"}
 
 
+def _cti_corrected(path: os.PathLike) -> bool:
+    """Whether a product or dark was corrected for CTI (primary ``PCTECORR = COMPLETE``)."""
+    return str(fits.getheader(path, 0).get("PCTECORR", "")).strip() == "COMPLETE"
+
+
 def _recal_label(path: os.PathLike, kind: str) -> str:
     """``recalibrated _crj (weekdark)``, or ``CTI-corrected _crc (CTI weekdark)`` when the
     product was corrected for CTI (``PCTECORR = COMPLETE``, :mod:`stisdarks.calibrators.cti`)."""
-    if str(fits.getheader(path, 0).get("PCTECORR", "")).strip() == "COMPLETE":
+    if _cti_corrected(path):
         return f"CTI-corrected {_CTI_NAMES[kind]} (CTI weekdark)"
     return f"recalibrated {kind} (weekdark)"
 
@@ -434,7 +439,3 @@ def plot_truth(
     fig.suptitle(f"{_name(recal_sx1).split('_')[0]}: against the synthetic archive's truth")
     fig.tight_layout()
     return _save(fig, path)
-
-
-def _cti_corrected(path: os.PathLike) -> bool:
-    return str(fits.getheader(path, 0).get("PCTECORR", "")).strip() == "COMPLETE"

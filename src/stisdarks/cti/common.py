@@ -42,6 +42,8 @@ OFFSETS = (3,)
 #: CteCorr's column scaling has one row per unbinned detector column
 CCD_COLUMNS = 1024
 _MJD0 = datetime.datetime(1858, 11, 17)
+#: :data:`EARLIEST_DATE` as an MJD (54952)
+EARLIEST_MJD = float((EARLIEST_DATE - _MJD0).days)
 #: primary keyword of every file this package CTI-corrects: the backend that corrected it
 CTI_ENGINE_KEYWORD = "SDCTIENG"
 #: the PCTETAB used when none is configured (STScI's, as stis_cti 1.6.2 ships it)

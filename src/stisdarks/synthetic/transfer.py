@@ -20,7 +20,6 @@ default, exposures before it are read without trails.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import os
 from dataclasses import dataclass
@@ -28,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from stisdarks.cti.common import EARLIEST_DATE, default_pctetab
+from stisdarks.cti.common import EARLIEST_MJD, default_pctetab
 
 __all__ = ["CTI_FROM_MJD", "ChargeTransfer", "trails_by_default"]
 
-#: the first MJD the trap model covers (2009-05-01: 54952)
-CTI_FROM_MJD = float((EARLIEST_DATE - datetime.datetime(1858, 11, 17)).days)
+#: the first date stis_cti corrects (2009-05-01, MJD 54952): trails from then on by default
+CTI_FROM_MJD = EARLIEST_MJD
 
 
 def trails_by_default(mjd: float) -> bool:

@@ -1,4 +1,5 @@
-"""verify_fits: a complete file passes; cut, truncated or foreign files fail in one line."""
+"""verify_fits: a complete file passes; cut, truncated or foreign files fail in one line.
+step_complete: a calibration switch counts as done only when it says COMPLETE."""
 
 from __future__ import annotations
 
@@ -92,3 +93,19 @@ def test_verifying_imports_no_astropy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("value", "done"),
+    [("COMPLETE", True), (" complete ", True), ("PERFORM", False), ("OMIT", False), (None, False)],
+)
+def test_a_calibration_switch_is_done_only_when_it_says_complete(value, done):
+    from stisdarks.cti.common import cti_corrected
+    from stisdarks.fitsio import step_complete
+
+    header = (
+        fits.Header() if value is None else fits.Header([("FLATCORR", value), ("PCTECORR", value)])
+    )
+    assert step_complete(header, "FLATCORR") is done
+    assert cti_corrected(header) is done
+    assert cti_corrected(header, "CTECORR") is False

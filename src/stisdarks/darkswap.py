@@ -26,7 +26,7 @@ from astropy.io import fits
 from stisdarks.binning import binned_bad_pixels, fit_reference
 from stisdarks.crrejtab import resolve_reference
 from stisdarks.errors import InputFileError
-from stisdarks.fitsio import ext_data
+from stisdarks.fitsio import ext_data, step_complete
 
 __all__ = [
     "FLAT_ZERO_FLAG",
@@ -99,7 +99,7 @@ def flat_field(
         Directories to look for the flats in.
     """
     ones = (np.ones(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.int16))
-    if str(primary_header.get("FLATCORR", "")).strip() != "COMPLETE":
+    if not step_complete(primary_header, "FLATCORR"):
         return ones
     flat: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     flat_header: fits.Header | None = None
@@ -149,11 +149,7 @@ def bad_pixel_dq(
     """
     dq = np.zeros(shape, np.int16)
     name = str(primary_header.get("BPIXTAB", "")).strip()
-    if (
-        str(primary_header.get("DQICORR", "")).strip() != "COMPLETE"
-        or not name
-        or name.upper() == "N/A"
-    ):
+    if not step_complete(primary_header, "DQICORR") or not name or name.upper() == "N/A":
         return dq
     path = resolve_reference(name, oref_search)
     if path is None:

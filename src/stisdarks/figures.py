@@ -177,7 +177,9 @@ _CTI_NAMES = {"_crj": "_crc", "_sx1": "_s1c"}
 
 def _cti_corrected(path: os.PathLike) -> bool:
     """Whether a product or dark was corrected for CTI (primary ``PCTECORR = COMPLETE``)."""
-    return str(fits.getheader(path, 0).get("PCTECORR", "")).strip() == "COMPLETE"
+    from stisdarks.cti.common import cti_corrected
+
+    return cti_corrected(fits.getheader(path, 0))
 
 
 def _recal_label(path: os.PathLike, kind: str) -> str:

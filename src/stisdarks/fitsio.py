@@ -23,7 +23,16 @@ __all__ = [
     "ext_data",
     "constant_extension",
     "verify_fits",
+    "step_complete",
 ]
+
+
+def step_complete(header: fits.Header, switch: str) -> bool:
+    """Whether a calibration switch of a primary header says the step was done.
+
+    ``header[switch]`` is ``COMPLETE`` (any case, blanks ignored); a missing switch is not.
+    """
+    return str(header.get(switch, "")).strip().upper() == "COMPLETE"
 
 
 def write_hdul_atomic(hdul: fits.HDUList, path: str | os.PathLike) -> Path:

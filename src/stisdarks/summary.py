@@ -29,6 +29,7 @@ import numpy as np
 from astropy.io import fits
 
 from stisdarks import defaults
+from stisdarks.cti.common import cti_corrected
 from stisdarks.engines.common import ENGINE_KEYWORD
 from stisdarks.extraction import box_weights, trace_rows
 from stisdarks.fitsio import atomic_path, ext_data
@@ -313,8 +314,8 @@ def build_summary(
         science_part["cosmic_rays"] = cosmic_ray_verdict(pipeline_flt, pipeline_sx1)
     with fits.open(weekdark) as hw:
         taskname = hw[0].header.get("TASKNAME", "")
-        dark_cti = str(hw[0].header.get("PCTECORR", "")).strip() == "COMPLETE"
-    science_cti = str(fits.getheader(recal_crj, 0).get("PCTECORR", "")).strip() == "COMPLETE"
+        dark_cti = cti_corrected(hw[0].header)
+    science_cti = cti_corrected(fits.getheader(recal_crj, 0))
     engines = {
         name: recorded(path, ENGINE_KEYWORD)
         for name, path in (("basedark", basedark), ("weekdark", weekdark))

@@ -42,7 +42,7 @@ import numpy as np
 from astropy.io import fits
 
 from stisdarks.errors import InputFileError
-from stisdarks.fitsio import atomic_path, ext_data
+from stisdarks.fitsio import atomic_path, ext_data, step_complete
 
 __all__ = [
     "SX1_COLUMNS",
@@ -902,17 +902,14 @@ def reextract_sx1(
         "atodgain": float(_header_value((chdr, primary), "ATODGAIN", 1.0)),
     }
 
-    def done(key: str) -> bool:
-        return str(primary.get(key, "")).strip().upper() == "COMPLETE"
-
-    backcorr = done("BACKCORR") if "BACKCORR" in primary else True
-    fluxcorr = done("FLUXCORR") if "FLUXCORR" in primary else True
-    pipeline_cte = done("CTECORR")
+    backcorr = step_complete(primary, "BACKCORR") if "BACKCORR" in primary else True
+    fluxcorr = step_complete(primary, "FLUXCORR") if "FLUXCORR" in primary else True
+    pipeline_cte = step_complete(primary, "CTECORR")
     cte = pipeline_cte if empirical_cte is None else (pipeline_cte and empirical_cte)
     if pipeline_cte and not cte:
         primary["CTECORR"] = "OMIT"
     hfactor = 1.0
-    if done("HELCORR") and "V_HELIO" in thdr:
+    if step_complete(primary, "HELCORR") and "V_HELIO" in thdr:
         hfactor = 1.0 - float(thdr["V_HELIO"]) / HCFACTOR
     aperture = _pseudo_aperture(
         str(_header_value((chdr, primary), "APERTURE", "")).strip(),

@@ -22,7 +22,7 @@ from stisdarks.binning import fit_reference
 from stisdarks.crrejtab import resolve_reference
 from stisdarks.darkswap import bad_pixel_dq, flat_field, mean_dark, swap_dark_imset
 from stisdarks.errors import InputFileError, StisDarksError
-from stisdarks.fitsio import atomic_path, ext_data
+from stisdarks.fitsio import atomic_path, ext_data, step_complete
 from stisdarks.x1d import reextract_sx1
 
 __all__ = ["dark_for", "read_dark", "recalibrate", "swap_dark_file"]
@@ -84,7 +84,7 @@ def swap_dark_file(
     with fits.open(src) as hdul:
         out = fits.HDUList([h.copy() for h in hdul])
     primary = out[0].header
-    if str(primary.get("DARKCORR", "")).strip() != "COMPLETE":
+    if not step_complete(primary, "DARKCORR"):
         raise InputFileError(
             f"{Path(src).name} is not dark-corrected (DARKCORR={primary.get('DARKCORR')})"
         )

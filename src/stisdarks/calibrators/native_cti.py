@@ -48,7 +48,7 @@ from stisdarks.crreject import CR_FLAG, ArrayRows, CRResult, ImsetRows, crreject
 from stisdarks.crreject.files import combined_hdulist
 from stisdarks.crrejtab import CRParams, crparams_for, resolve_reference
 from stisdarks.cti import CTI_ENGINE_KEYWORD, resolve_cti_engine, set_pctetab
-from stisdarks.cti.common import ctecorr_problem
+from stisdarks.cti.common import ctecorr_problem, cti_corrected
 from stisdarks.darkswap import (
     apply_dark_and_flat,
     bad_pixel_dq,
@@ -57,7 +57,7 @@ from stisdarks.darkswap import (
     remove_dark_and_flat,
 )
 from stisdarks.errors import InputFileError
-from stisdarks.fitsio import atomic_path, ext_data
+from stisdarks.fitsio import atomic_path, ext_data, step_complete
 from stisdarks.x1d import reextract_sx1
 
 __all__ = [
@@ -108,13 +108,13 @@ def check_pipeline_flt(
         ``LFLTFILE`` that cannot be found).
     """
     fix = "download the pipeline products again from MAST, or set calibrator: calstis"
-    if _text(primary, "PCTECORR") == "COMPLETE":
+    if cti_corrected(primary):
         raise InputFileError(
             f"{name} is already CTI-corrected (PCTECORR=COMPLETE); the native CTI path corrects "
             "the pipeline's uncorrected _flt: give that one (download it again from MAST)"
         )
     darkfile = _text(primary, "DARKFILE")
-    if _text(primary, "DARKCORR") != "COMPLETE" or darkfile.upper() in ("", "N/A"):
+    if not step_complete(primary, "DARKCORR") or darkfile.upper() in ("", "N/A"):
         raise InputFileError(
             f"{name} records no dark (DARKCORR={_text(primary, 'DARKCORR') or 'missing'}, "
             f"DARKFILE={darkfile or 'missing'}); the native CTI path adds the pipeline's dark "
@@ -125,7 +125,7 @@ def check_pipeline_flt(
             f"{name}: its dark {darkfile} ({pipeline_dark}) does not exist; the native CTI path "
             "adds it back before the CTI correction: sync the references (crds)"
         )
-    if _text(primary, "FLATCORR") != "COMPLETE":
+    if not step_complete(primary, "FLATCORR"):
         raise InputFileError(
             f"{name} is not flat-fielded (FLATCORR={_text(primary, 'FLATCORR') or 'missing'}); "
             f"the native CTI path undoes the pipeline's flat field and needs it: {fix}"
@@ -398,7 +398,7 @@ def recalibrate(
     # the header the correction sees: the weekdark's PCTETAB; CTECORR (calstis' empirical
     # correction of the _sx1 FLUX, not of the images) off, as stis_cti sets it
     set_pctetab(primary, pctetab)
-    if _text(primary, "CTECORR") == "COMPLETE":
+    if step_complete(primary, "CTECORR"):
         primary["CTECORR"] = "OMIT"
     images = [template[e, k].header for k in range(1, len(sci_headers) + 1) for e in ("SCI", "ERR")]
     problem = ctecorr_problem(primary, images, pctetab)

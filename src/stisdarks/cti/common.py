@@ -21,11 +21,12 @@ from pathlib import Path
 from astropy.io import fits
 
 from stisdarks.errors import InputFileError, StisDarksError
+from stisdarks.fitsio import step_complete
 
 __all__ = [
     "PCTE_KEYWORDS", "CTI_ENGINE_KEYWORD", "default_pctetab", "pctetab_version",
     "pctetab_validity", "cte_name", "check_ctecorr_input", "ctecorr_problem", "set_pctetab",
-    "is_corrected_with", "stamp_superdark", "cti_refusal",
+    "is_corrected_with", "stamp_superdark", "cti_refusal", "cti_corrected",
 ]  # fmt: skip
 
 #: the primary keywords stis_cti's ``copy_dark_keywords`` copies from the last component
@@ -48,6 +49,15 @@ EARLIEST_MJD = float((EARLIEST_DATE - _MJD0).days)
 CTI_ENGINE_KEYWORD = "SDCTIENG"
 #: the PCTETAB used when none is configured (STScI's, as stis_cti 1.6.2 ships it)
 DEFAULT_PCTETAB = Path(__file__).resolve().parents[1] / "data" / "a02_stis_pcte.fits"
+
+
+def cti_corrected(header: fits.Header, key: str = "PCTECORR") -> bool:
+    """Whether a primary header records a complete CTI correction (``key = COMPLETE``).
+
+    ``PCTECORR`` is the pixel-based correction (stis_cti's, or this package's); ``CTECORR``
+    the pipeline's empirical one.
+    """
+    return step_complete(header, key)
 
 
 def default_pctetab() -> Path:
@@ -115,7 +125,7 @@ def ctecorr_problem(primary: fits.Header, images: list[fits.Header], pctetab: Pa
             f"unbinned, overscan-trimmed images of {CCD_COLUMNS} columns (a _flt, not a _raw)"
         )
     for key, what in (("PCTECORR", "pixel-based"), ("CTECORR", "empirical")):
-        if str(primary.get(key, "")).strip() == "COMPLETE":
+        if cti_corrected(primary, key):
             return f"already has the {what} CTI correction ({key}=COMPLETE); pass it uncorrected"
     if "TEXPSTRT" not in primary:
         return "has no TEXPSTRT (CteCorr scales the CTI by it); download it again from MAST"
@@ -198,7 +208,7 @@ def is_corrected_with(path: os.PathLike, pctetab: os.PathLike, engine: str | Non
     except (StisDarksError, OSError, ValueError):
         return False
     return (
-        str(header.get("PCTECORR", "")).strip() == "COMPLETE"
+        cti_corrected(header)
         and Path(str(header.get("PCTETAB", ""))).name == table.name
         and str(header.get("PCTE_VER", "")).strip() == pctetab_version(table)
         and (engine is None or str(header.get(CTI_ENGINE_KEYWORD, "")).strip() == engine)
@@ -234,7 +244,7 @@ def stamp_superdark(
     StisDarksError
         When that dark is not CTI-corrected (``PCTECORR`` is not ``COMPLETE``).
     """
-    if str(last_dark_header.get("PCTECORR", "")).strip() != "COMPLETE":
+    if not cti_corrected(last_dark_header):
         raise StisDarksError(
             "the last component dark is not CTI-corrected (PCTECORR is not COMPLETE); "
             "build the superdark from the stis_cti-corrected darks"

@@ -19,6 +19,7 @@ from types import ModuleType
 
 from astropy.io import fits
 
+from stisdarks.cti.common import cti_corrected
 from stisdarks.errors import StisDarksError
 
 __all__ = ["ctecorr", "available"]
@@ -72,7 +73,7 @@ def ctecorr(src: os.PathLike, out: os.PathLike, *, threads: int = 1) -> Path:
         for line in printed.getvalue().splitlines():
             if line.strip():
                 log.info("stis_cti: %s", line.rstrip())
-    if not Path(out).is_file() or fits.getval(out, "PCTECORR", 0, default="") != "COMPLETE":
+    if not Path(out).is_file() or not cti_corrected(fits.getheader(out, 0)):
         raise StisDarksError(
             f"stis_cti's CteCorr wrote no corrected file for {Path(src).name} (is there a ',' "
             "or '$' in its directory's path?)"

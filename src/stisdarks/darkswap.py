@@ -195,16 +195,25 @@ def _expand(low: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def _dark_scale(
+    sci_header: fits.Header,
+    dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
+    atodgain: float,
+) -> np.float32:
+    """The float32 number calstis multiplies the dark by for this image set."""
+    factor = dark_scale_factor(
+        sci_header.get("OCCDHTAV"), float(sci_header.get("EXPSTART", 0.0)), dark[3]
+    )
+    return np.float32(factor * float(sci_header["EXPTIME"]) / atodgain)
+
+
 def mean_dark(
     dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
     sci_header: fits.Header,
     atodgain: float,
 ) -> float:
     """calstis' ``MEANDARK`` of an image set: median of the scaled dark (DN) over DQ = 0."""
-    factor = dark_scale_factor(
-        sci_header.get("OCCDHTAV"), float(sci_header.get("EXPSTART", 0.0)), dark[3]
-    )
-    return scaled_dark_median(dark[0], dark[2], factor * float(sci_header["EXPTIME"]) / atodgain)
+    return scaled_dark_median(dark[0], dark[2], _dark_scale(sci_header, dark, atodgain))
 
 
 def scaled_dark_median(dark_sci: np.ndarray, dark_dq: np.ndarray, k: float) -> float:
@@ -254,13 +263,8 @@ def swap_dark_imset(
         ``sub2d`` ORs the DARKFILE's DQ. A bit that the old dark shares with another source
         of the pipeline DQ (the BPIXTAB, the bias) cannot be told apart and is cleared too.
     """
-    exptime = float(sci_header["EXPTIME"])
-    expstart = float(sci_header.get("EXPSTART", 0.0))
-    temp = sci_header.get("OCCDHTAV")
-    f_old = dark_scale_factor(temp, expstart, old_dark[3])
-    f_new = dark_scale_factor(temp, expstart, new_dark[3])
-    k_old = np.float32(f_old * exptime / atodgain)
-    k_new = np.float32(f_new * exptime / atodgain)
+    k_old = _dark_scale(sci_header, old_dark, atodgain)
+    k_new = _dark_scale(sci_header, new_dark, atodgain)
     fsci, ferr, fdq = flat
     good = fsci != 0
     safe = np.where(good, fsci, 1).astype(np.float32)
@@ -278,20 +282,8 @@ def swap_dark_imset(
     new_err = np.where(good, np.sqrt(var), err).astype(np.float32)
     removable = old_dark[2] & ~new_dark[2] & ~fdq & ~np.asarray(protected_dq, np.int16)
     new_dq = ((dq & ~removable) | new_dark[2]).astype(np.int16)
-    log.debug("dark swap: EXPTIME %.1f s, factors old %.4f new %.4f", exptime, f_old, f_new)
+    log.debug("dark swap: dark scaled by %.4f (old) and %.4f (new) DN per e-/s", k_old, k_new)
     return new_sci, new_err, new_dq
-
-
-def _dark_scale(
-    sci_header: fits.Header,
-    dark: tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header],
-    atodgain: float,
-) -> np.float32:
-    """The float32 number calstis multiplies the dark by for this image set."""
-    factor = dark_scale_factor(
-        sci_header.get("OCCDHTAV"), float(sci_header.get("EXPSTART", 0.0)), dark[3]
-    )
-    return np.float32(factor * float(sci_header["EXPTIME"]) / atodgain)
 
 
 #: float32 steps tried on either side of the inverse (calstis' two roundings lose at most

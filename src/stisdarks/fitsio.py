@@ -24,7 +24,13 @@ __all__ = [
     "constant_extension",
     "verify_fits",
     "step_complete",
+    "count_imsets",
 ]
+
+
+def count_imsets(hdul: fits.HDUList) -> int:
+    """How many image sets a STIS file holds: its ``SCI`` extensions."""
+    return sum(1 for h in hdul[1:] if str(h.header.get("EXTNAME", "")).upper() == "SCI")
 
 
 def step_complete(header: fits.Header, switch: str) -> bool:

@@ -18,7 +18,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 from stisdarks.errors import InputFileError, StisDarksError
-from stisdarks.fitsio import atomic_path
+from stisdarks.fitsio import atomic_path, count_imsets
 from stisdarks.settings import OBS_ID_PATTERN, check_obs_id
 
 __all__ = [
@@ -57,7 +57,7 @@ def raw_facts(raw: os.PathLike) -> dict[str, Any]:
     with fits.open(raw) as hraw:
         p = hraw[0].header
         sci = _first_sci_header(hraw)
-        nimsets = sum(1 for h in hraw[1:] if h.header.get("EXTNAME", "").upper() == "SCI")
+        nimsets = count_imsets(hraw)
         instrument = str(p.get("INSTRUME", "")).strip()
         detector = str(p.get("DETECTOR", "")).strip()
         obs_id = str(p.get("ROOTNAME", Path(raw).name.split("_")[0])).strip().lower()

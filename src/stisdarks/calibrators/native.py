@@ -22,7 +22,7 @@ from stisdarks.binning import fit_reference
 from stisdarks.crrejtab import resolve_reference
 from stisdarks.darkswap import bad_pixel_dq, flat_field, mean_dark, swap_dark_imset
 from stisdarks.errors import InputFileError, StisDarksError
-from stisdarks.fitsio import atomic_path, ext_data, step_complete
+from stisdarks.fitsio import atomic_path, count_imsets, ext_data, step_complete
 from stisdarks.x1d import reextract_sx1
 
 __all__ = ["dark_for", "read_dark", "recalibrate", "swap_dark_file"]
@@ -89,9 +89,8 @@ def swap_dark_file(
             f"{Path(src).name} is not dark-corrected (DARKCORR={primary.get('DARKCORR')})"
         )
     gain = float(primary.get("ATODGAIN", 1.0))
-    nimsets = sum(1 for h in out if h.header.get("EXTNAME") == "SCI")
     flat = None
-    for k in range(1, nimsets + 1):
+    for k in range(1, count_imsets(out) + 1):
         sci_hdu, err_hdu, dq_hdu = out["SCI", k], out["ERR", k], out["DQ", k]
         sci = ext_data(sci_hdu, np.float32)
         if flat is None:  # every image set of a file has the same readout

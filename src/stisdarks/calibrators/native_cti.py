@@ -48,7 +48,7 @@ from stisdarks.crreject import CR_FLAG, ArrayRows, CRResult, ImsetRows, crreject
 from stisdarks.crreject.files import combined_hdulist
 from stisdarks.crrejtab import CRParams, crparams_for, resolve_reference
 from stisdarks.cti import CTI_ENGINE_KEYWORD, resolve_cti_engine, set_pctetab
-from stisdarks.cti.common import ctecorr_problem, cti_corrected
+from stisdarks.cti.common import PCTE_KEYWORDS, ctecorr_problem, cti_corrected
 from stisdarks.darkswap import (
     apply_dark_and_flat,
     bad_pixel_dq,
@@ -57,7 +57,7 @@ from stisdarks.darkswap import (
     remove_dark_and_flat,
 )
 from stisdarks.errors import InputFileError
-from stisdarks.fitsio import atomic_path, ext_data, step_complete
+from stisdarks.fitsio import atomic_path, count_imsets, ext_data, step_complete
 from stisdarks.x1d import reextract_sx1
 
 __all__ = [
@@ -171,7 +171,7 @@ def undo_pipeline_calibration(
     dark = read_dark(pipeline_dark)
     imsets: list[Imset] = []
     flat = bpix = fitted = None
-    for k in range(1, _count_imsets(hdul) + 1):
+    for k in range(1, count_imsets(hdul) + 1):
         sci_hdu = hdul["SCI", k]
         sci = ext_data(sci_hdu, np.float32)
         if flat is None or bpix is None or fitted is None:  # one readout for all image sets
@@ -193,10 +193,6 @@ def undo_pipeline_calibration(
         )
     assert flat is not None and bpix is not None
     return imsets, flat, bpix
-
-
-def _count_imsets(hdul: fits.HDUList) -> int:
-    return sum(1 for h in hdul if h.header.get("EXTNAME") == "SCI")
 
 
 def cti_correct_imsets(
@@ -394,7 +390,7 @@ def recalibrate(
         template = fits.HDUList([h.copy() for h in hdul])
     primary = template[0].header.copy()
     check_pipeline_flt(flt.name, primary, pipeline_dark, search)
-    sci_headers = [template["SCI", k].header for k in range(1, _count_imsets(template) + 1)]
+    sci_headers = [template["SCI", k].header for k in range(1, count_imsets(template) + 1)]
     # the header the correction sees: the weekdark's PCTETAB; CTECORR (calstis' empirical
     # correction of the _sx1 FLUX, not of the images) off, as stis_cti sets it
     set_pctetab(primary, pctetab)
@@ -486,7 +482,4 @@ def recalibrate(
 
 
 #: the primary keywords of the correction an ``_s1c`` gets from its ``_crc``
-_PCTE_CARDS = (
-    "PCTECORR", "PCTETAB", "PCTEFRAC", "PCTERNCL", "PCTENSMD", "PCTETRSH", "PCTESMIT",
-    "PCTESHFT", "CTE_NAME", "CTE_VER", "PCTE_VER", CTI_ENGINE_KEYWORD,
-)  # fmt: skip
+_PCTE_CARDS = (*PCTE_KEYWORDS, CTI_ENGINE_KEYWORD)
